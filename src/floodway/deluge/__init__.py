@@ -1,0 +1,1 @@
+"""The Deluge language: lexer, parser, compiler, runtime and built-ins."""
