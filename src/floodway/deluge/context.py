@@ -35,3 +35,11 @@ class Context(Protocol):
 
     def regex_timeout(self) -> float:
         """Seconds a single regular-expression call may run (LM-6)."""
+
+
+# The execution running on this thread (set by runtime.Execution while it runs), for the few
+# value rules that depend on the org's settings without a context argument: comparing a
+# DATE-TIME with date text reads the text in the org time zone.
+import contextvars as _contextvars  # noqa: E402
+
+CURRENT: _contextvars.ContextVar[Context | None] = _contextvars.ContextVar("floodway_deluge_ctx", default=None)

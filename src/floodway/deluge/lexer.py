@@ -1,0 +1,231 @@
+"""Deluge lexer: source text -> tokens carrying line and column (1-based, code points).
+
+Hand-written (no regular-expression translation of lines). The lexer only knows shapes:
+keywords, date-versus-text for single-quoted literals and everything else context dependent
+are decided by the parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from .errors import DelugeSyntaxError
+from .values import NUMBER_MAX
+
+
+class T(Enum):
+    IDENT = "identifier"
+    INT = "number"
+    DECIMAL = "decimal number"
+    TEXT = "text"  # double-quoted
+    SQTEXT = "single-quoted text"
+    OP = "operator"
+    EOF = "end of file"
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: T
+    value: str  # source spelling for IDENT/OP; decoded content for TEXT/SQTEXT; digits for numbers
+    line: int
+    col: int
+    preceded_by_newline: bool = False
+
+    def describe(self) -> str:
+        if self.kind is T.EOF:
+            return "end of file"
+        if self.kind is T.TEXT:
+            return "text literal"
+        if self.kind is T.SQTEXT:
+            return "quoted literal"
+        return f"'{self.value}'"
+
+
+_OPERATORS = (
+    "==", "!=", "<=", ">=", "&&", "||", "+=", "-=", "*=", "/=", "%=", "++", "--", "?",
+    "+", "-", "*", "/", "%", "<", ">", "!", "=", "(", ")", "{", "}", "[", "]", ",", ";", ":", ".",
+    "&", "|",
+)  # fmt: skip
+_SIMPLE_ESCAPES = {
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
+_WHITESPACE = " \t\r\n\u00a0\ufeff\f\v"
+
+
+def _is_ident_start(ch: str) -> bool:
+    return ch == "_" or ("a" <= ch <= "z") or ("A" <= ch <= "Z")
+
+
+def _is_ident_char(ch: str) -> bool:
+    return _is_ident_start(ch) or ("0" <= ch <= "9")
+
+
+def _is_digit(ch: str) -> bool:
+    return "0" <= ch <= "9"
+
+
+def normalise_source(source: str) -> str:
+    """Drop a byte-order mark and turn CRLF / CR line ends into LF."""
+    if source.startswith("\ufeff"):
+        source = source[1:]
+    return source.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class Lexer:
+    def __init__(self, source: str) -> None:
+        self.src = normalise_source(source)
+        self.lines = self.src.split("\n")
+        self.pos = 0
+        self.line = 1
+        self.col = 1
+
+    def error(
+        self,
+        message: str,
+        line: int,
+        col: int,
+        expected: str | None = None,
+        found: str | None = None,
+    ) -> DelugeSyntaxError:
+        src_line = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return DelugeSyntaxError(
+            message, line, col, expected=expected, found=found, source_line=src_line
+        )
+
+    def _advance(self, n: int = 1) -> None:
+        src = self.src
+        for _ in range(n):
+            if src[self.pos] == "\n":
+                self.line += 1
+                self.col = 1
+            else:
+                self.col += 1
+            self.pos += 1
+
+    def tokens(self) -> list[Token]:
+        out: list[Token] = []
+        src = self.src
+        n = len(src)
+        newline = True
+        while True:
+            # whitespace and comments
+            while self.pos < n:
+                ch = src[self.pos]
+                if ch in _WHITESPACE:
+                    if ch == "\n":
+                        newline = True
+                    self._advance()
+                elif src.startswith("//", self.pos):
+                    end = src.find("\n", self.pos)
+                    end = n if end < 0 else end
+                    self.col += end - self.pos
+                    self.pos = end
+                elif src.startswith("/*", self.pos):
+                    sl, sc = self.line, self.col
+                    end = src.find("*/", self.pos + 2)
+                    if end < 0:
+                        raise self.error("Unterminated comment", sl, sc)
+                    self._advance(end + 2 - self.pos)
+                else:
+                    break
+            if self.pos >= n:
+                out.append(Token(T.EOF, "", self.line, self.col, newline))
+                return out
+            line, col = self.line, self.col
+            ch = src[self.pos]
+            if _is_ident_start(ch):
+                start = self.pos
+                while self.pos < n and _is_ident_char(src[self.pos]):
+                    self.pos += 1
+                self.col += self.pos - start
+                out.append(Token(T.IDENT, src[start : self.pos], line, col, newline))
+            elif _is_digit(ch) or (ch == "." and self.pos + 1 < n and _is_digit(src[self.pos + 1])):
+                out.append(self._number(line, col, newline))
+            elif ch == '"' or ch == "'":
+                text = self._text(ch, line, col)
+                out.append(Token(T.TEXT if ch == '"' else T.SQTEXT, text, line, col, newline))
+            else:
+                for op in _OPERATORS:
+                    if src.startswith(op, self.pos):
+                        self.pos += len(op)
+                        self.col += len(op)
+                        out.append(Token(T.OP, op, line, col, newline))
+                        break
+                else:
+                    shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
+                    raise self.error(f"Unexpected character '{shown}'", line, col, found=shown)
+            newline = False
+
+    def _number(self, line: int, col: int, newline: bool) -> Token:
+        src, n = self.src, len(self.src)
+        start = self.pos
+        while self.pos < n and _is_digit(src[self.pos]):
+            self.pos += 1
+        is_decimal = False
+        if self.pos < n and src[self.pos] == ".":
+            nxt = src[self.pos + 1] if self.pos + 1 < n else ""
+            # `24.isNumber()` is NUMBER 24 and a method call; `123.` and `4.5` are decimals.
+            if not _is_ident_start(nxt):
+                is_decimal = True
+                self.pos += 1
+                while self.pos < n and _is_digit(src[self.pos]):
+                    self.pos += 1
+        text = src[start : self.pos]
+        self.col += self.pos - start
+        if self.pos < n and _is_ident_char(src[self.pos]):
+            raise self.error(f"Invalid number '{text}{src[self.pos]}'", line, col, found=text)
+        if is_decimal:
+            return Token(T.DECIMAL, text, line, col, newline)
+        digits = text.lstrip("0") or "0"
+        if len(digits) > 19 or int(digits) > NUMBER_MAX + 1:
+            raise self.error("Number out of range", line, col, found=text)
+        return Token(T.INT, digits, line, col, newline)
+
+    def _text(self, quote: str, line: int, col: int) -> str:
+        src, n = self.src, len(self.src)
+        self._advance()  # opening quote
+        parts: list[str] = []
+        chunk_start = self.pos
+        while True:
+            if self.pos >= n:
+                raise self.error("Unterminated text literal", line, col)
+            ch = src[self.pos]
+            if ch == quote:
+                parts.append(src[chunk_start : self.pos])
+                self._advance()
+                return "".join(parts)
+            if ch == "\\" and self.pos + 1 < n:
+                parts.append(src[chunk_start : self.pos])
+                nxt = src[self.pos + 1]
+                if nxt in _SIMPLE_ESCAPES:
+                    parts.append(_SIMPLE_ESCAPES[nxt])
+                    self._advance(2)
+                elif (
+                    nxt == "u" and self.pos + 6 <= n and _is_hex4(src[self.pos + 2 : self.pos + 6])
+                ):
+                    parts.append(chr(int(src[self.pos + 2 : self.pos + 6], 16)))
+                    self._advance(6)
+                else:
+                    # D-19: an unknown escape keeps the backslash, so "\d+" stays a regex.
+                    parts.append("\\" + nxt)
+                    self._advance(2)
+                chunk_start = self.pos
+                continue
+            self._advance()
+
+
+def _is_hex4(s: str) -> bool:
+    return len(s) == 4 and all(c in "0123456789abcdefABCDEF" for c in s)
+
+
+def tokenize(source: str) -> list[Token]:
+    return Lexer(source).tokens()
