@@ -56,7 +56,10 @@ def compile_program(source: str, name: str = "main") -> Program:
     """Compile a function file; compiled programs are cached by source hash and name."""
     from .compiler import COMPILER_VERSION, compile_source
 
-    key = (hashlib.sha256((COMPILER_VERSION + source).encode("utf-8", "surrogatepass")).hexdigest(), name)
+    key = (
+        hashlib.sha256((COMPILER_VERSION + source).encode("utf-8", "surrogatepass")).hexdigest(),
+        name,
+    )
     with _cache_lock:
         prog = _cache.get(key)
         if prog is not None:

@@ -34,7 +34,6 @@ STR_METHODS_ON_TEXT: Final = frozenset(
     "removeallalphanumeric replaceall replacefirst replaceallignorecase replacefirstignorecase "
     "texttohex".split()
 )
-BOOL_METHODS: Final = frozenset()  # methods may return null (isText on a LIST); never assumed
 
 
 @dataclass

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import sys
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from . import nodes as n
 from .analysis import INT, STR, Facts, analyse
@@ -44,6 +45,9 @@ _SIMPLE: Final = (n.Assign, n.ExprStmt, n.Info, n.Return, n.Throw, n.Break, n.Co
 _COMPARISONS: Final = frozenset(_PY_CMP)
 
 
+_N = TypeVar("_N", bound=ast.AST)
+
+
 class _Loc:
     """Stamp ast nodes with a Deluge location (1-based column, stored as given)."""
 
@@ -52,9 +56,11 @@ class _Loc:
     def __init__(self, line: int, col: int) -> None:
         self.line, self.col = line, col
 
-    def __call__(self, node: Any) -> Any:
-        node.lineno = node.end_lineno = self.line
-        node.col_offset = node.end_col_offset = self.col
+    def __call__(self, node: _N) -> _N:
+        # Every node we stamp is a stmt or expr; attributes set generically for all of them.
+        vars(node).update(
+            lineno=self.line, end_lineno=self.line, col_offset=self.col, end_col_offset=self.col
+        )
         return node
 
 
@@ -158,9 +164,10 @@ class Compiler:
                 body=body,
                 decorator_list=[],
                 returns=None,
-                type_params=[],
             )
         )
+        if sys.version_info >= (3, 12):
+            fn.type_params = []
         mod = ast.Module(body=[fn], type_ignores=[])
         return mod, params
 
@@ -263,7 +270,7 @@ class Compiler:
 
     def try_stmt(self, s: n.TryCatch, loc: _Loc) -> ast.Try:
         temp = self.new_temp()
-        handler_body = [
+        handler_body: list[ast.stmt] = [
             loc(
                 ast.Assign(
                     [self.var(loc, s.var, store=True)],
@@ -328,13 +335,13 @@ class Compiler:
         if isinstance(e, n.Binary):
             return self.binary(e, loc)
         if isinstance(e, n.Logical):
-            parts = []
+            sides: list[ast.expr] = []
             for side in (e.left, e.right):
                 x = self.expr(side)
                 if not self.is_boolean(side):
                     x = self.call(_Loc(side.line, side.col), "rt_cond", [x])
-                parts.append(x)
-            return loc(ast.BoolOp(ast.And() if e.op == "&&" else ast.Or(), parts))
+                sides.append(x)
+            return loc(ast.BoolOp(ast.And() if e.op == "&&" else ast.Or(), sides))
         if isinstance(e, n.IfExpr):
             test = self.expr(e.cond)
             if not self.is_boolean(e.cond):
@@ -392,10 +399,10 @@ class Compiler:
                 ],
             )
         if isinstance(e, n.TaskBlock):
-            kv = [self.const(loc, e.task)]
-            for k, v in e.params:
-                kv += [self.const(loc, k), self.expr(v)]
-            return self.call(loc, "rt_task", kv)
+            parts: list[ast.expr] = [self.const(loc, e.task)]
+            for key, val in e.params:
+                parts += [self.const(loc, key), self.expr(val)]
+            return self.call(loc, "rt_task", parts)
         raise AssertionError(f"unknown expression {type(e).__name__}")
 
     def binary(self, e: n.Binary, loc: _Loc) -> ast.expr:

@@ -10,8 +10,6 @@ import datetime as _dt
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
     from .host import Host
     from .limits import Limits
 
@@ -21,7 +19,7 @@ class Context(Protocol):
 
     host: Host
     limits: Limits
-    tz: ZoneInfo
+    tz: _dt.tzinfo
     month_first: bool  # org input date order for ambiguous numeric dates (D-12)
 
     def now(self) -> _dt.datetime:
@@ -42,4 +40,6 @@ class Context(Protocol):
 # DATE-TIME with date text reads the text in the org time zone.
 import contextvars as _contextvars  # noqa: E402
 
-CURRENT: _contextvars.ContextVar[Context | None] = _contextvars.ContextVar("floodway_deluge_ctx", default=None)
+CURRENT: _contextvars.ContextVar[Context | None] = _contextvars.ContextVar(
+    "floodway_deluge_ctx", default=None
+)

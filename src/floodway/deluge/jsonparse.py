@@ -64,6 +64,7 @@ _ESCAPES: Final = {
     "r": "\r",
     "t": "\t",
 }
+_LENIENT_ESCAPES: Final = {**_ESCAPES, "'": "'"}
 _PY_ESCAPES: Final = {
     **_ESCAPES,
     "'": "'",
@@ -106,6 +107,11 @@ class _Parser:
         return JSONSyntaxError(message, pos)
 
     def skip(self, i: int) -> int:
+        # Fast path: compact JSON has no whitespace between tokens.
+        if i < self.n:
+            c = self.s[i]
+            if not c.isspace() and c != "\ufeff":
+                return i
         m = self.ws.match(self.s, i)
         return m.end() if m else i
 
@@ -138,7 +144,7 @@ class _Parser:
             plain = _PLAIN_DQ_LENIENT if lenient else _PLAIN_DQ
         else:
             plain = _PLAIN_SQ_LENIENT if lenient else _PLAIN_SQ
-        escapes = _PY_ESCAPES if self.mode == _PYTHON else _ESCAPES
+        escapes = (_ESCAPES, _LENIENT_ESCAPES, _PY_ESCAPES)[self.mode]
         parts: list[str] = []
         i += 1
         while True:
@@ -184,7 +190,7 @@ class _Parser:
                 if self.mode == _JSON:
                     raise self.fail("Invalid escape", i)
                 # Lenient text keeps an unknown escape as written (like Deluge literals, D-19).
-                rep = "\\" + e if self.mode == _PYTHON else e
+                rep = "\\" + e
             parts.append(rep)
             i += 2
 

@@ -16,7 +16,7 @@ class Node:
 
 @dataclass(slots=True)
 class Literal(Node):
-    value: None | bool | int | float | str
+    value: bool | int | float | str | None
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ bypasses them only where its type analysis proved plain ``int``/``str`` operands
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any, Final
 
 from .errors import DelugeRuntimeError
@@ -224,7 +225,7 @@ def eq(a: Any, b: Any) -> bool:
         if tx is DelugeList and ty is DelugeList:
             if len(x) != len(y):
                 return False
-            pairs = zip(x, y)
+            pairs: Iterable[tuple[Any, Any]] = zip(x, y)
         elif tx is DelugeMap and ty is DelugeMap:
             if len(x) != len(y) or x.keys() != y.keys():
                 return False

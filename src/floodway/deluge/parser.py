@@ -289,7 +289,7 @@ class Parser:
                     t,
                 )
             if w in TASK_KEYS and self.is_op("[", self.peek()):
-                expr = self.parse_task_block()
+                expr: n.Expr = self.parse_task_block()
                 if self.is_op(";"):
                     self.advance()
                 return n.ExprStmt(t.line, t.col, expr)
@@ -450,7 +450,7 @@ class Parser:
             if key in seen:
                 raise self.error(f"Parameter '{key}' is given twice", key_tok)
             seen.add(key)
-            value = self.parse_expr()
+            value: n.Expr = self.parse_expr()
             if isinstance(value, n.Name) and value.name.lower() in BARE_CONSTANTS.get(key, ()):
                 value = n.Literal(
                     value.line,

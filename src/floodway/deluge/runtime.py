@@ -44,10 +44,10 @@ from .values import (
     COLLECTION,
     TYPE_NAMES,
     Collection,
+    DateTime,
     DelugeList,
     DelugeMap,
     File,
-    DateTime,
     info_text,
     text_form,
     to_json_text,
@@ -154,7 +154,9 @@ class Execution:
 
     def check_deadline(self) -> None:
         if time.monotonic() > self.deadline:
-            raise DelugeLimitError(f"Execution exceeded the time limit of {self.limits.time_s:g} seconds")
+            raise DelugeLimitError(
+                f"Execution exceeded the time limit of {self.limits.time_s:g} seconds"
+            )
         if self.cancelled:
             raise DelugeLimitError("Execution was cancelled")
 
@@ -203,7 +205,9 @@ class Execution:
             if len(seen) % 10_000 == 0:
                 self.check_deadline()
         if total > self.limits.memory_bytes:
-            raise DelugeLimitError(f"Execution exceeded the memory limit of {self.limits.memory_bytes // (1024 * 1024)} MB")
+            raise DelugeLimitError(
+                f"Execution exceeded the memory limit of {self.limits.memory_bytes // (1024 * 1024)} MB"
+            )
 
     # --- statement budget ---------------------------------------------------------------------
     def _grants(self) -> Iterator[Iterator[bool]]:
@@ -237,14 +241,18 @@ class Execution:
             raise DelugeRuntimeError(f"Cannot iterate over {type_name(x)}")
         if len(items) > 4096:
             self.charge(8 * len(items))
-        return compress(items, self._chain if cost == 1 else islice(self._chain, cost - 1, None, cost))
+        return compress(
+            items, self._chain if cost == 1 else islice(self._chain, cost - 1, None, cost)
+        )
 
     def _each_index(self, x: Any, cost: int) -> Iterator[int]:
         if type(x) is Collection:
             x = x.value if x.value is not None else DelugeList()
         if type(x) is not DelugeList:
             raise DelugeRuntimeError(f"Cannot iterate over the indexes of {type_name(x)}")
-        return compress(range(len(x)), self._chain if cost == 1 else islice(self._chain, cost - 1, None, cost))
+        return compress(
+            range(len(x)), self._chain if cost == 1 else islice(self._chain, cost - 1, None, cost)
+        )
 
     # --- helpers ------------------------------------------------------------------------------
     def _helpers(self) -> dict[str, Any]:
@@ -397,7 +405,11 @@ class Execution:
 
         lst = make_typed_list(type_text)
         if args:
-            self._call(lst, "addall", DelugeList(args[0] if len(args) == 1 and type(args[0]) is DelugeList else args))
+            self._call(
+                lst,
+                "addall",
+                DelugeList(args[0] if len(args) == 1 and type(args[0]) is DelugeList else args),
+            )
         return lst
 
     def _date(self, text: str) -> DateTime:
@@ -487,7 +499,9 @@ class Execution:
     # --- calls between functions --------------------------------------------------------------
     def _callfn(self, category: str, api_name: str, *args: Any) -> Any:
         if category != "standalone":
-            raise DelugeRuntimeError(f"Function '{category}.{api_name}' cannot be called from Deluge")
+            raise DelugeRuntimeError(
+                f"Function '{category}.{api_name}' cannot be called from Deluge"
+            )
         key = api_name.lower()
         prog = self.programs.get(key)
         if prog is None:
@@ -504,7 +518,9 @@ class Execution:
                 f"Function 'standalone.{api_name}' expects {expected} argument{'s' if expected != 1 else ''} but got {len(args)}"
             )
         if self.depth + 1 > self.limits.call_depth:
-            raise DelugeLimitError(f"Function call depth exceeded the limit of {self.limits.call_depth}")
+            raise DelugeLimitError(
+                f"Function call depth exceeded the limit of {self.limits.call_depth}"
+            )
         values = self.bind_positional(prog, list(args))
         self.depth += 1
         try:
@@ -557,20 +573,29 @@ class Execution:
             if value is not None and type(value) not in (int, float, bool):
                 size = len(to_json_text(value)) if type(value) is not str else len(value)
                 if size > self.limits.return_bytes:
-                    raise DelugeLimitError(f"Return value exceeds {self.limits.return_bytes // (1024 * 1024)} MB")
+                    raise DelugeLimitError(
+                        f"Return value exceeds {self.limits.return_bytes // (1024 * 1024)} MB"
+                    )
             status, error = "success", None
         except DelugeError as exc:
             value, status, error = None, "failure", self.locate(exc, prog)
         except Exception as exc:  # a floodway bug: never show Python details to the user
             ref = secrets.token_hex(3)
-            log.error("internal error %s in %s:\n%s", ref, prog.api_name, "".join(traceback.format_exception(exc)))
+            log.error(
+                "internal error %s in %s:\n%s",
+                ref,
+                prog.api_name,
+                "".join(traceback.format_exception(exc)),
+            )
             err = DelugeInternalError(f"Internal error (reference {ref})")
             line, col = self._where(exc.__traceback__)
             value, status, error = None, "failure", err.at(line, col)
         finally:
             CURRENT.reset(token)
         duration = (time.perf_counter() - start) * 1000
-        return Result(status, value, self.info, error, self.statements, duration, self.client_actions)
+        return Result(
+            status, value, self.info, error, self.statements, duration, self.client_actions
+        )
 
     def _where(self, tb: TracebackType | None) -> tuple[int | None, int | None]:
         frames = _deluge_frames(tb)
@@ -587,7 +612,9 @@ class Execution:
                 iline, icol = _position(inner_code, inner_lasti)
                 callee = inner_code.co_filename[len("<deluge:") : -1]
                 if inner_code is not frames[0][0]:
-                    exc.message = f"{exc.message} (in standalone.{callee} at line {iline}, column {icol})"
+                    exc.message = (
+                        f"{exc.message} (in standalone.{callee} at line {iline}, column {icol})"
+                    )
             exc.at(line, col)
         return exc
 

@@ -29,7 +29,12 @@ if TYPE_CHECKING:
     from .runtime import Execution
 
 METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
-_TEXTUAL: Final = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
+_TEXTUAL: Final = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+)
 _ADDRESS: Final = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
 OPEN_URL_TARGETS: Final = frozenset({"new window", "same window", "popup window", "parent window"})
 
@@ -83,15 +88,28 @@ def _files(v: Any) -> list[File]:
     raise DelugeRuntimeError("files must be a FILE or a LIST of FILE values")
 
 
-def build_request(ctx: Execution, url_v: Any, method: str, data: Any, headers: list[tuple[str, str]],
-                  content_type: str | None, files: list[File]) -> HttpRequest:
+def build_request(
+    ctx: Execution,
+    url_v: Any,
+    method: str,
+    data: Any,
+    headers: list[tuple[str, str]],
+    content_type: str | None,
+    files: list[File],
+) -> HttpRequest:
     url = _text(url_v, "url")
     method = method.upper()
     if method not in METHODS:
         raise DelugeRuntimeError(f"invokeurl: unsupported type '{method}'")
     data = _unwrap(data)
-    req = HttpRequest(url=url, method=method, headers=headers, content_type=content_type,
-                      timeout_s=ctx.limits.invokeurl_timeout_s, max_bytes=ctx.limits.invokeurl_download_bytes)
+    req = HttpRequest(
+        url=url,
+        method=method,
+        headers=headers,
+        content_type=content_type,
+        timeout_s=ctx.limits.invokeurl_timeout_s,
+        max_bytes=ctx.limits.invokeurl_download_bytes,
+    )
     if type(data) is File:
         files = [data, *files]
         data = None
@@ -134,12 +152,22 @@ def _charset(resp: HttpResponse, forced: str | None) -> str:
     return "utf-8"
 
 
-def response_value(ctx: Execution, resp: HttpResponse, response_format: str | None = None,
-                   decoding: str | None = None, parse: bool = True) -> Any:
+def response_value(
+    ctx: Execution,
+    resp: HttpResponse,
+    response_format: str | None = None,
+    decoding: str | None = None,
+    parse: bool = True,
+) -> Any:
     """The body as FILE, MAP, LIST or TEXT (§11.1, detection by parsing)."""
     ctype = (resp.header("content-type") or "").split(";")[0].strip().lower()
     fmt = (response_format or "").upper()
-    textual = not ctype or ctype.startswith(_TEXTUAL) or ctype.endswith(("+json", "+xml")) or ctype == "application/javascript"
+    textual = (
+        not ctype
+        or ctype.startswith(_TEXTUAL)
+        or ctype.endswith(("+json", "+xml"))
+        or ctype == "application/javascript"
+    )
     if fmt == "FILE" or (fmt != "TEXT" and not textual):
         name = _file_name(resp)
         return File(name, resp.body, ctype or "application/octet-stream")
@@ -201,14 +229,21 @@ def invokeurl(ctx: Execution, params: Mapping[str, Any]) -> Any:
             if k.lower() == "content-type":
                 content_type = v
     data = params.get("body", params.get("parameters"))
-    req = build_request(ctx, params["url"], method, data, headers, content_type, _files(params.get("files")))
+    req = build_request(
+        ctx, params["url"], method, data, headers, content_type, _files(params.get("files"))
+    )
     conn = params.get("connection")
     if conn is not None:
         req.connection = _text(conn, "connection")
     resp = ctx.host.http(req)
     fmt = params.get("response-format")
     dec = params.get("response-decoding")
-    value = response_value(ctx, resp, text_form(fmt) if fmt is not None else None, text_form(dec) if dec is not None else None)
+    value = response_value(
+        ctx,
+        resp,
+        text_form(fmt) if fmt is not None else None,
+        text_form(dec) if dec is not None else None,
+    )
     detailed = params.get("detailed")
     if detailed is not None and type(detailed) is not bool:
         raise DelugeRuntimeError("detailed must be true or false")
@@ -254,7 +289,9 @@ def sendmail(ctx: Execution, params: Mapping[str, Any]) -> None:
         raise DelugeRuntimeError("sendmail: the subject contains a line break")
     ctype = text_form(params.get("content-type") or "text/html").lower()
     if ctype not in ("text/html", "text/plain"):
-        raise DelugeRuntimeError(f"sendmail: content type must be text/html or text/plain, not '{ctype}'")
+        raise DelugeRuntimeError(
+            f"sendmail: content type must be text/html or text/plain, not '{ctype}'"
+        )
     mail = Mail(
         sender=sender,
         to=to,
@@ -295,26 +332,44 @@ def _legacy(ctx: Execution, url: Any, method: str, data: Any, headers: Any, simp
     return detailed_map(ctx, resp, response_value(ctx, resp, parse=False))
 
 
-def get_url(ctx: Execution, url: Any = None, headers: Any = None, simple: Any = None, *extra: Any) -> Any:
+def get_url(
+    ctx: Execution, url: Any = None, headers: Any = None, simple: Any = None, *extra: Any
+) -> Any:
     if url is None or extra:
         raise DelugeRuntimeError("'getUrl' takes 1 to 3 arguments")
     return _legacy(ctx, url, "GET", None, headers, simple)
 
 
-def post_url(ctx: Execution, url: Any = None, data: Any = None, headers: Any = None, simple: Any = None, *extra: Any) -> Any:
+def post_url(
+    ctx: Execution,
+    url: Any = None,
+    data: Any = None,
+    headers: Any = None,
+    simple: Any = None,
+    *extra: Any,
+) -> Any:
     if url is None or extra:
         raise DelugeRuntimeError("'postUrl' takes 2 to 4 arguments")
     return _legacy(ctx, url, "POST", data, headers, simple)
 
 
-def invoke_url_function(ctx: Execution, url: Any = None, method: Any = None, data: Any = None,
-                        headers: Any = None, simple: Any = None, *extra: Any) -> Any:
+def invoke_url_function(
+    ctx: Execution,
+    url: Any = None,
+    method: Any = None,
+    data: Any = None,
+    headers: Any = None,
+    simple: Any = None,
+    *extra: Any,
+) -> Any:
     if url is None or method is None or extra:
         raise DelugeRuntimeError("'invokeUrl' takes 2 to 5 arguments")
     return _legacy(ctx, url, _text(method, "type"), data, headers, simple)
 
 
-def open_url(ctx: Execution, url: Any = None, target: Any = None, option: Any = None, *extra: Any) -> None:
+def open_url(
+    ctx: Execution, url: Any = None, target: Any = None, option: Any = None, *extra: Any
+) -> None:
     if url is None or target is None or extra:
         raise DelugeRuntimeError("'openUrl' takes 2 or 3 arguments")
     t = _text(target, "target").lower()

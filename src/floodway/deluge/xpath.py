@@ -60,7 +60,7 @@ def _json_to_xml(ctx: Context, value: Any) -> Any:
             for item in reversed(v):
                 work.append((elem, name, item))
         else:
-            elem.text = "null" if v is None else text_form(v)
+            elem.text = None if v is None else text_form(v)
 
     if type(value) is DelugeList:
         fill(root, value, "element")

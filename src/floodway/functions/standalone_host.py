@@ -1,0 +1,127 @@
+"""The host behind ``floodway run``: an in-memory CRM, real outbound HTTP under the address
+policy, recorded mail, and ``standalone.*`` calls resolved from sibling ``.dg`` files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from ..deluge import (
+    ClientAction,
+    DelugeRuntimeError,
+    DelugeSyntaxError,
+    HttpRequest,
+    HttpResponse,
+    Mail,
+    Program,
+    User,
+    compile_program,
+)
+from ..settings import Settings
+from .address_policy import AddressPolicy, OutboundError
+from .memory_crm import MemoryCrm
+from .outbound import MultipartFile, OutboundClient
+
+ADMIN = User(id="1000000000000000001", name="Floodway Admin", email="admin@floodway.local")
+
+_clients: dict[tuple[str, ...], OutboundClient] = {}
+
+
+def outbound_client(allow: list[str]) -> OutboundClient:
+    """One pooled client per allow-list (a cache, not state: clients are interchangeable)."""
+    key = tuple(allow)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = OutboundClient(AddressPolicy(allow))
+    return client
+
+
+class StandaloneHost:
+    def __init__(
+        self,
+        folder: Path,
+        settings: Settings,
+        crm: MemoryCrm | None = None,
+        client: OutboundClient | None = None,
+    ) -> None:
+        self.folder = folder
+        self.settings = settings
+        self.user = ADMIN
+        self.crm = crm or MemoryCrm(ADMIN, ADMIN, self.now)
+        self.client = client or outbound_client(list(settings.invokeurl_allow))
+        self.outbox: list[Mail] = []
+        self.actions: list[ClientAction] = []
+        self.http_log: list[dict[str, Any]] = []
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def login_user(self) -> User:
+        return self.user
+
+    def admin_user(self) -> User:
+        return ADMIN
+
+    def is_sender_allowed(self, address: str) -> bool:
+        return address.lower() in (ADMIN.email, self.user.email)
+
+    def crm_task(self, task: str, args: list[Any]) -> Any:
+        return self.crm.crm_task(task, args)
+
+    def http(self, request: HttpRequest) -> HttpResponse:
+        if request.connection is not None:
+            raise DelugeRuntimeError(f"Connection '{request.connection}' does not exist")
+        headers = list(request.headers)
+        if request.content_type:
+            headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+            if not request.files:
+                headers.append(("Content-Type", request.content_type))
+        files = [
+            MultipartFile(f.param_name, f.name, f.content, f.content_type) for f in request.files
+        ]
+        started = dt.datetime.now(dt.UTC)
+        try:
+            resp = self.client.send(
+                request.method,
+                request.url,
+                headers,
+                request.body,
+                files=files,
+                form=request.form,
+                timeout_s=request.timeout_s,
+                max_bytes=request.max_bytes,
+            )
+        except OutboundError as exc:
+            self.http_log.append(
+                {"method": request.method, "url": request.url, "status": None, "error": str(exc)}
+            )
+            raise DelugeRuntimeError(str(exc)) from None
+        self.http_log.append(
+            {
+                "method": request.method,
+                "url": request.url,
+                "status": resp.status,
+                "duration_ms": (dt.datetime.now(dt.UTC) - started).total_seconds() * 1000,
+            }
+        )
+        return HttpResponse(resp.status, resp.headers, resp.body, resp.url)
+
+    def send_mail(self, mail: Mail) -> None:
+        self.outbox.append(mail)
+
+    def resolve_function(self, api_name: str) -> Program | None:
+        wanted = f"{api_name.lower()}.dg"
+        for path in sorted(self.folder.glob("*.dg")):
+            if path.name.lower() == wanted:
+                try:
+                    return compile_program(path.read_text("utf-8"), name=path.stem)
+                except DelugeSyntaxError as exc:
+                    raise DelugeRuntimeError(
+                        f"Function 'standalone.{api_name}' has a syntax error at line {exc.line}: {exc.message}"
+                    ) from None
+        return None
+
+    def open_url(self, action: ClientAction) -> None:
+        self.actions.append(action)

@@ -1,0 +1,61 @@
+"""Settings, built once at start and passed down (architecture.md "Configuration").
+
+Highest first: command-line flags (applied by the CLI), ``FLOODWAY_*`` environment variables,
+``settings.toml`` in the data directory, defaults. No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLOODWAY_", extra="ignore")
+
+    data: Path | None = None
+    invokeurl_allow: list[str] = Field(default_factory=list)
+    time_zone: str = "UTC"
+    statement_limit: int = 200_000
+    compat_statement_limit: bool = False
+    time_limit_s: float = 60.0
+    memory_limit_mb: int = 256
+
+    @field_validator("invokeurl_allow", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+def load_settings(data: Path | None = None, **overrides: Any) -> Settings:
+    """Environment and ``settings.toml`` of the data directory, then explicit overrides."""
+    file_values: dict[str, Any] = {}
+    data_dir = data
+    if data_dir is not None and (data_dir / "settings.toml").is_file():
+        file_values = tomllib.loads((data_dir / "settings.toml").read_text("utf-8"))
+    env = Settings()
+    merged = {
+        **file_values,
+        **env.model_dump(exclude_unset=True),
+        **{k: v for k, v in overrides.items() if v is not None},
+    }
+    if data_dir is not None:
+        merged["data"] = data_dir
+    return Settings(**merged)
