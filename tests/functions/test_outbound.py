@@ -31,6 +31,8 @@ from floodway.functions.outbound import (
     OutboundClient,
     OutboundError,
     OutboundRefused,
+    _decoders,
+    _run_chain,
 )
 
 # -- loopback listeners -------------------------------------------------------------------------
@@ -322,6 +324,13 @@ def test_multipart_files_and_form(server: Server, allowed: OutboundClient) -> No
     assert "data\x00\xff" in data["body"]
 
 
+def test_body_and_files_are_exclusive(server: Server, allowed: OutboundClient) -> None:
+    with pytest.raises(OutboundError, match="cannot be combined"):
+        allowed.send(
+            "POST", f"{server.base}/echo", content=b"x", files=[MultipartFile("f", "a", b"")]
+        )
+
+
 def test_script_framing_headers_are_ignored(server: Server, allowed: OutboundClient) -> None:
     r = allowed.send(
         "POST",
@@ -595,6 +604,40 @@ def test_net8_encodings_are_decoded(server: Server, allowed: OutboundClient) -> 
         "gzip"
         in json.loads(allowed.send("GET", f"{server.base}/echo").body)["headers"]["accept-encoding"]
     )
+
+
+@pytest.mark.parametrize("step", [1, 3, 1000, 100_000])
+def test_net8_decoders_handle_any_chunking(step: int) -> None:
+    text = bytes(range(256)) * 3000 + b"tail" * 50_000
+    raw = zlib.compressobj(6, zlib.DEFLATED, -15)
+    bodies = [
+        ("gzip", gzip.compress(text)),
+        ("deflate", zlib.compress(text)),
+        ("deflate", raw.compress(text) + raw.flush()),
+        ("gzip, deflate", zlib.compress(gzip.compress(text))),
+    ]
+    for coding, body in bodies:
+        steps = _decoders(coding)
+        assert steps is not None
+        pieces = [
+            p for i in range(0, len(body), step) for p in _run_chain(steps, body[i : i + step])
+        ]
+        assert b"".join(pieces) == text, coding
+        assert max(len(p) for p in pieces) <= 64 * 1024
+
+
+def test_net8_brotli_is_bounded_when_installed() -> None:
+    brotli = pytest.importorskip("brotli")
+    if not hasattr(brotli.Decompressor(), "can_accept_more_data"):
+        pytest.skip("brotli without a bounded decoder")
+    body = brotli.compress(bytes(50 * MB), quality=5)
+    steps = _decoders("br")
+    assert steps is not None
+    total = 0
+    for piece in _run_chain(steps, body):
+        assert len(piece) < 256 * 1024
+        total += len(piece)
+    assert total == 50 * MB
 
 
 def test_net8_corrupt_gzip_is_an_error(server: Server, allowed: OutboundClient) -> None:

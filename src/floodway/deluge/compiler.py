@@ -22,6 +22,7 @@ from .analysis import INT, STR, Facts, analyse
 from .errors import DelugeSyntaxError
 from .parser import parse
 from .program import Program
+from .registry import MAX_FAST_ARITY
 from .validator import validate
 
 COMPILER_VERSION: Final = "1"
@@ -46,21 +47,22 @@ _COMPARISONS: Final = frozenset(_PY_CMP)
 
 
 _N = TypeVar("_N", bound=ast.AST)
+_LOAD: Final = ast.Load()  # expression contexts carry no data and can be shared
+_STORE: Final = ast.Store()
 
 
 class _Loc:
     """Stamp ast nodes with a Deluge location (1-based column, stored as given)."""
 
-    __slots__ = ("col", "line")
+    __slots__ = ("col", "kw", "line")
 
     def __init__(self, line: int, col: int) -> None:
         self.line, self.col = line, col
+        self.kw = {"lineno": line, "end_lineno": line, "col_offset": col, "end_col_offset": col}
 
     def __call__(self, node: _N) -> _N:
         # Every node we stamp is a stmt or expr; attributes set generically for all of them.
-        vars(node).update(
-            lineno=self.line, end_lineno=self.line, col_offset=self.col, end_col_offset=self.col
-        )
+        vars(node).update(self.kw)
         return node
 
 
@@ -70,6 +72,7 @@ class Compiler:
         self.facts = facts
         self.temp = 0
         self.spellings: dict[str, str] = {}
+        self.method_helpers: set[tuple[str, int]] = set()
         self.top_index = -1  # index of the top-level statement being compiled
 
     # --- helpers ----------------------------------------------------------------------------
@@ -79,15 +82,16 @@ class Compiler:
 
     @staticmethod
     def call(loc: _Loc, helper: str, args: Sequence[ast.expr]) -> ast.Call:
-        return loc(ast.Call(func=loc(ast.Name(helper, ast.Load())), args=list(args), keywords=[]))
+        kw = loc.kw
+        return ast.Call(func=ast.Name(helper, _LOAD, **kw), args=list(args), keywords=[], **kw)
 
     @staticmethod
     def const(loc: _Loc, value: Any) -> ast.Constant:
-        return loc(ast.Constant(value))
+        return ast.Constant(value, **loc.kw)
 
     @staticmethod
     def var(loc: _Loc, name: str, store: bool = False) -> ast.Name:
-        return loc(ast.Name(f"v_{name}", ast.Store() if store else ast.Load()))
+        return ast.Name(f"v_{name}", _STORE if store else _LOAD, **loc.kw)
 
     def tick(self, node: n.Node) -> ast.stmt:
         loc = _Loc(node.line, node.col)
@@ -360,11 +364,14 @@ class Compiler:
         if isinstance(e, n.MethodCall):
             low = e.name.lower()
             self.spellings.setdefault(low, e.name)
-            return self.call(
-                loc,
-                "rt_call",
-                [self.expr(e.receiver), self.const(loc, low), *(self.expr(a) for a in e.args)],
-            )
+            recv = self.expr(e.receiver)
+            args = [self.expr(a) for a in e.args]
+            if len(args) <= MAX_FAST_ARITY:
+                # One dispatcher per (name, arity): a dict lookup on the receiver's type.
+                helper = f"rt_m{len(args)}_{low}"
+                self.method_helpers.add((low, len(args)))
+                return self.call(loc, helper, [recv, *args])
+            return self.call(loc, "rt_call", [recv, self.const(loc, low), *args])
         if isinstance(e, n.FunctionCall):
             low = e.name.lower()
             self.spellings.setdefault(low, e.name)
@@ -405,7 +412,24 @@ class Compiler:
             return self.call(loc, "rt_task", parts)
         raise AssertionError(f"unknown expression {type(e).__name__}")
 
+    def small_text(self, e: n.Expr) -> bool:
+        """A TEXT of bounded length built from text literals and NUMBERs only."""
+        if isinstance(e, n.Literal):
+            return type(e.value) is str and len(e.value) <= 1024
+        if isinstance(e, n.Binary) and e.op == "+" and self.static_type(e) == STR:
+            return all(self.small_text(x) or self.static_type(x) == INT for x in (e.left, e.right))
+        return False
+
+    def text_part(self, e: n.Expr) -> ast.expr:
+        if self.static_type(e) == INT:
+            loc = _Loc(e.line, e.col)
+            return self.call(loc, "rt_istr", [self.expr(e)])
+        return self.expr(e)
+
     def binary(self, e: n.Binary, loc: _Loc) -> ast.expr:
+        if e.op == "+" and self.small_text(e):
+            # Short text from literals and NUMBERs: plain str concatenation, no size risk.
+            return loc(ast.BinOp(self.text_part(e.left), ast.Add(), self.text_part(e.right)))
         lt, rt = self.static_type(e.left), self.static_type(e.right)
         left, right = self.expr(e.left), self.expr(e.right)
         if lt == INT and rt == INT and e.op in _PY_BINOP:
@@ -446,7 +470,8 @@ def compile_source(source: str, name: str = "main", filename: str | None = None)
     header = module.header
     api_name = header.api_name if header else name
     tree, params = comp.compile_module(filename or f"<deluge:{api_name}>")
-    validate(tree, HELPER_NAMES)
+    dispatchers = frozenset(f"rt_m{n}_{name}" for name, n in comp.method_helpers)
+    validate(tree, HELPER_NAMES | dispatchers)
     code = compile(tree, filename or f"<deluge:{api_name}>", "exec", dont_inherit=True, optimize=0)
     fn_code = next(c for c in code.co_consts if hasattr(c, "co_code"))
     return Program(
@@ -462,4 +487,5 @@ def compile_source(source: str, name: str = "main", filename: str | None = None)
             (COMPILER_VERSION + source).encode("utf-8", "surrogatepass")
         ).hexdigest(),
         spellings=comp.spellings,
+        method_helpers=frozenset(comp.method_helpers),
     )

@@ -16,6 +16,8 @@ characters are rejected before any int()/float() conversion.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any, Final
@@ -347,7 +349,86 @@ def parse_json(
     past ``max_depth`` levels, DelugeLimitError when a container passes ``max_items``. ``check``
     is called every 10,000 values (the execution's deadline check).
     """
+    if check is not None:
+        check()
+    fast = _parse_strict_fast(text, max_depth, max_items)
+    if fast is not _MISS:
+        if check is not None:
+            check()
+        return fast
     return _Parser(text, _LENIENT if lenient else _JSON, max_depth, check, max_items).parse()
+
+
+_MISS: Any = object()
+_LONG_DIGITS: Final = re.compile(r"[0-9]{390}")
+_FAST_SCALARS = (str, bool, type(None))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN / Infinity are not JSON
+
+
+_strict_decoder = json.JSONDecoder(object_pairs_hook=DelugeMap, parse_constant=_reject_constant)
+
+
+def _parse_strict_fast(text: str, max_depth: int, max_items: int | None) -> Any:
+    """Strict JSON through the C decoder, then one pass turning arrays into LISTs.
+
+    Only a shortcut: on anything unusual (malformed or lenient text, deep nesting, huge or
+    non-finite numbers) it returns ``_MISS`` and the iterative parser above decides, so the
+    result and every error are the same either way. The C decoder's recursion guard raises
+    RecursionError on deep input; that only sends the text down the iterative path.
+    """
+    if _LONG_DIGITS.search(text):
+        return _MISS  # number literals over 400 characters are the slow path's to reject
+    try:
+        value = _strict_decoder.decode(text)
+    except (ValueError, RecursionError):
+        return _MISS
+    if type(value) is list:
+        value = DelugeList(value)
+    elif type(value) is not DelugeMap:
+        return _MISS if type(value) is float and not math.isfinite(value) else _scalar_ok(value)
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    cap = max_items if max_items is not None else 1 << 62
+    while stack:
+        container, depth = stack.pop()
+        if depth > max_depth or len(container) > cap:
+            return _MISS
+        if type(container) is DelugeMap:
+            for k, v in container.items():
+                tv = type(v)
+                if tv in _FAST_SCALARS:
+                    continue
+                if tv is list:
+                    v = container[k] = DelugeList(v)
+                    stack.append((v, depth + 1))
+                elif tv is DelugeMap:
+                    stack.append((v, depth + 1))
+                elif _scalar_ok(v) is _MISS:
+                    return _MISS
+        else:
+            for i, v in enumerate(container):
+                tv = type(v)
+                if tv in _FAST_SCALARS:
+                    continue
+                if tv is list:
+                    v = container[i] = DelugeList(v)
+                    stack.append((v, depth + 1))
+                elif tv is DelugeMap:
+                    stack.append((v, depth + 1))
+                elif _scalar_ok(v) is _MISS:
+                    return _MISS
+    return value
+
+
+def _scalar_ok(v: Any) -> Any:
+    """The number itself when it is a Deluge NUMBER/DECIMAL as parsed; _MISS otherwise."""
+    if type(v) is int:
+        return v if -(2**63) <= v < 2**63 else _MISS
+    if type(v) is float:
+        return v if math.isfinite(v) else _MISS
+    return v
 
 
 def parse_python_literal(

@@ -7,6 +7,7 @@ are decided by the parser.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -24,7 +25,7 @@ class T(Enum):
     EOF = "end of file"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Token:
     kind: T
     value: str  # source spelling for IDENT/OP; decoded content for TEXT/SQTEXT; digits for numbers
@@ -47,6 +48,23 @@ _OPERATORS = (
     "+", "-", "*", "/", "%", "<", ">", "!", "=", "(", ")", "{", "}", "[", "]", ",", ";", ":", ".",
     "&", "|",
 )  # fmt: skip
+_OPERATOR_SET = frozenset(_OPERATORS)
+# One scanning pattern for the token shapes; numbers and text literals are then read by the
+# hand-written methods below (their rules do not fit a pattern).
+_MASTER = re.compile(
+    r"(?P<ws>[ \t\n\u00a0\ufeff\f\v]+)"
+    r"|(?P<line_comment>//[^\n]*)"
+    r"|(?P<block_comment>/\*(?:[^*]|\*(?!/))*(?:\*/)?)"
+    r"|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<number>[0-9]|\.[0-9])"
+    r"|(?P<quote>[\"'])"
+    r"|(?P<op>" + "|".join(re.escape(op) for op in _OPERATORS) + r")"
+    r"|(?P<other>.)",
+    re.DOTALL,
+)
+# Token shapes are plain character classes; `re` only speeds up scanning them.
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WS = re.compile(r"[ \t\r\n\u00a0\ufeff\f\v]*")
 _SIMPLE_ESCAPES = {
     '"': '"',
     "'": "'",
@@ -111,59 +129,71 @@ class Lexer:
                 self.col += 1
             self.pos += 1
 
+    def _skip_to(self, end: int) -> None:
+        """Move to ``end``, keeping line and column in step with the text skipped."""
+        src = self.src
+        nl = src.count("\n", self.pos, end)
+        if nl:
+            self.line += nl
+            self.col = end - src.rfind("\n", self.pos, end)
+        else:
+            self.col += end - self.pos
+        self.pos = end
+
     def tokens(self) -> list[Token]:
         out: list[Token] = []
+        append = out.append
         src = self.src
         n = len(src)
         newline = True
-        while True:
-            # whitespace and comments
-            while self.pos < n:
-                ch = src[self.pos]
-                if ch in _WHITESPACE:
-                    if ch == "\n":
-                        newline = True
-                    self._advance()
-                elif src.startswith("//", self.pos):
-                    end = src.find("\n", self.pos)
-                    end = n if end < 0 else end
-                    self.col += end - self.pos
-                    self.pos = end
-                elif src.startswith("/*", self.pos):
-                    sl, sc = self.line, self.col
-                    end = src.find("*/", self.pos + 2)
-                    if end < 0:
-                        raise self.error("Unterminated comment", sl, sc)
-                    self._advance(end + 2 - self.pos)
-                else:
-                    break
-            if self.pos >= n:
-                out.append(Token(T.EOF, "", self.line, self.col, newline))
-                return out
-            line, col = self.line, self.col
-            ch = src[self.pos]
-            if _is_ident_start(ch):
-                start = self.pos
-                while self.pos < n and _is_ident_char(src[self.pos]):
-                    self.pos += 1
-                self.col += self.pos - start
-                out.append(Token(T.IDENT, src[start : self.pos], line, col, newline))
-            elif _is_digit(ch) or (ch == "." and self.pos + 1 < n and _is_digit(src[self.pos + 1])):
-                out.append(self._number(line, col, newline))
-            elif ch == '"' or ch == "'":
-                text = self._text(ch, line, col)
-                out.append(Token(T.TEXT if ch == '"' else T.SQTEXT, text, line, col, newline))
-            else:
-                for op in _OPERATORS:
-                    if src.startswith(op, self.pos):
-                        self.pos += len(op)
-                        self.col += len(op)
-                        out.append(Token(T.OP, op, line, col, newline))
-                        break
+        match = _MASTER.match
+        line, line_start = 1, 0  # line number and index of its first character
+        pos = 0
+        while pos < n:
+            m = match(src, pos)
+            if m is None:  # pragma: no cover - the master pattern matches any character
+                break
+            kind = m.lastgroup
+            end = m.end()
+            col = pos - line_start + 1
+            if kind == "ws" or kind == "line_comment":
+                nl = src.count("\n", pos, end)
+                if nl:
+                    newline = True
+                    line += nl
+                    line_start = src.rfind("\n", pos, end) + 1
+            elif kind == "ident":
+                append(Token(T.IDENT, m.group(), line, col, newline))
+                newline = False
+            elif kind == "op":
+                append(Token(T.OP, m.group(), line, col, newline))
+                newline = False
+            elif kind == "block_comment":
+                if not m.group().endswith("*/") or end - pos < 4:
+                    raise self.error("Unterminated comment", line, col)
+                nl = src.count("\n", pos, end)
+                if nl:
+                    newline = True
+                    line += nl
+                    line_start = src.rfind("\n", pos, end) + 1
+            else:  # number, quote or an unexpected character: the careful hand-written paths
+                self.pos, self.line, self.col = pos, line, col
+                ch = src[pos]
+                if kind == "number":
+                    append(self._number(line, col, newline))
+                elif kind == "quote":
+                    text = self._text(ch, line, col)
+                    append(Token(T.TEXT if ch == '"' else T.SQTEXT, text, line, col, newline))
                 else:
                     shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
                     raise self.error(f"Unexpected character '{shown}'", line, col, found=shown)
-            newline = False
+                newline = False
+                end = self.pos
+                line = self.line
+                line_start = end - (self.col - 1)
+            pos = end
+        append(Token(T.EOF, "", line, pos - line_start + 1, newline))
+        return out
 
     def _number(self, line: int, col: int, newline: bool) -> Token:
         src, n = self.src, len(self.src)

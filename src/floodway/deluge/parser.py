@@ -52,7 +52,7 @@ TASK_KEYS: Final = {
         "url", "type", "headers", "content-type", "parameters", "body", "files", "connection",
         "detailed", "response-format", "response-decoding",
     },
-    "sendmail": {"from", "to", "cc", "bcc", "reply to", "subject", "message", "content type", "attachments"},
+    "sendmail": {"from", "to", "cc", "bcc", "reply to", "subject", "message", "content-type", "attachments"},
     "invokeapi": {"service", "path", "type", "parameters", "body", "headers", "connection"},
 }  # fmt: skip
 KEY_ALIASES: Final = {
@@ -157,7 +157,7 @@ class Parser:
     def parse_module(self) -> n.Module:
         first = self.tok
         header = None
-        if first.kind is T.IDENT and self.peek().kind is T.IDENT and self.is_op(".", self.peek(2)):
+        if self.looks_like_header():
             header = self.parse_header()
             self.expect_op("{")
             body = self.parse_statements(until="}")
@@ -167,6 +167,18 @@ class Parser:
         else:
             body = self.parse_statements(until=None)
         return n.Module(first.line, first.col, header, body)
+
+    def looks_like_header(self) -> bool:
+        """``<type> <category>.<name>(``: a typed return and a category, not a statement."""
+        t0, t1 = self.tok, self.peek()
+        if t0.kind is not T.IDENT or t1.kind is not T.IDENT or not self.is_op(".", self.peek(2)):
+            return False
+        if self.peek(3).kind is not T.IDENT or not self.is_op("(", self.peek(4)):
+            return False
+        first = t0.value.lower()
+        if first in ("return", "info", "throw"):
+            return False
+        return first in TYPE_NAMES or first == "void" or t1.value.lower() in CATEGORIES
 
     def parse_header(self) -> n.Header:
         rt = self.advance()
@@ -332,6 +344,11 @@ class Parser:
                 f"'{t.value}' does not exist in Deluge; write x = x {t.value[0]} 1;", t
             )
         expr = self.parse_expr()
+        if self.is_op("++") or self.is_op("--"):
+            t2 = self.tok
+            raise self.error(
+                f"'{t2.value}' does not exist in Deluge; write x = x {t2.value[0]} 1;", t2
+            )
         if self.tok.kind is T.OP and self.tok.value in ASSIGN_OPS:
             raise self.error("Only a variable or input.<name> can be assigned", self.tok)
         if not isinstance(

@@ -18,6 +18,7 @@ class Program:
     source: str = field(repr=False)
     source_hash: str = ""
     spellings: dict[str, str] = field(default_factory=dict, repr=False)  # lower -> as written
+    method_helpers: frozenset[tuple[str, int]] = frozenset()  # (lower name, arity) dispatchers
 
     def source_line(self, line: int | None) -> str:
         if not line:

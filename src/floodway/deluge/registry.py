@@ -109,16 +109,39 @@ def function(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 METHODS: Mapping[str, Mapping[str, Builtin]] = MappingProxyType({})
 FUNCTIONS: Mapping[str, Builtin] = MappingProxyType({})
+# BY_ARITY[n][name][python type] -> fn: the fast path of method calls with n arguments. Only
+# built-ins that accept n arguments appear, so a hit needs no arity check. COLLECTION receivers
+# are left out on purpose: they take the slow path, which unwraps them.
+MAX_FAST_ARITY = 3
+BY_ARITY: Mapping[int, Mapping[str, Mapping[type, Callable[..., Any]]]] = MappingProxyType({})
 
 
 def freeze() -> None:
     """Make the tables immutable; later registrations fail."""
-    global _frozen, METHODS, FUNCTIONS
+    global _frozen, METHODS, FUNCTIONS, BY_ARITY
     if _frozen:
         return
+    from .values import TYPE_NAMES
+
     _frozen = True
     METHODS = MappingProxyType({t: MappingProxyType(dict(m)) for t, m in _methods.items()})
     FUNCTIONS = MappingProxyType(dict(_functions))
+    by_arity: dict[int, dict[str, dict[type, Callable[..., Any]]]] = {
+        n: {} for n in range(MAX_FAST_ARITY + 1)
+    }
+    for py_type, tag in TYPE_NAMES.items():
+        if tag == COLLECTION:
+            continue
+        for name, b in _methods[tag].items():
+            for n in range(MAX_FAST_ARITY + 1):
+                if b.min_args <= n and (b.max_args is None or n <= b.max_args):
+                    by_arity[n].setdefault(name, {})[py_type] = b.fn
+    BY_ARITY = MappingProxyType(
+        {
+            n: MappingProxyType({k: MappingProxyType(v) for k, v in t.items()})
+            for n, t in by_arity.items()
+        }
+    )
 
 
 def methods_of(type_tag: str) -> Mapping[str, Builtin]:

@@ -42,6 +42,8 @@ from .limits import Limits
 from .program import Program
 from .values import (
     COLLECTION,
+    NUMBER_MAX,
+    NUMBER_MIN,
     TYPE_NAMES,
     Collection,
     DateTime,
@@ -62,7 +64,7 @@ HELPER_NAMES: Final = frozenset(
     """rt_tick rt_each rt_each_index rt_add rt_sub rt_mul rt_div rt_mod rt_neg rt_pos rt_not
     rt_eq rt_ne rt_lt rt_le rt_gt rt_ge rt_cond rt_ovf rt_cat rt_call rt_fn rt_list rt_map
     rt_coll rt_newmap rt_newlist rt_typedlist rt_date rt_sys rt_now rt_today rt_info rt_throw
-    rt_caught rt_crm rt_enc rt_unsupported rt_callfn rt_task rt_req rt_isnull
+    rt_caught rt_crm rt_enc rt_unsupported rt_callfn rt_task rt_req rt_isnull rt_istr
     rt_RuntimeError""".split()
 )
 INFO_TRUNCATED: Final = "[info output truncated]"
@@ -300,6 +302,7 @@ class Execution:
             "rt_task": self._task,
             "rt_req": _required,
             "rt_isnull": _isnull,
+            "rt_istr": _int_text,
             "rt_RuntimeError": DelugeRuntimeError,
         }
         assert set(g) - {"__builtins__"} == HELPER_NAMES
@@ -310,11 +313,21 @@ class Execution:
             raise DelugeLimitError(f"Text exceeds the limit of {self.limits.text_chars} characters")
 
     def _add(self, a: Any, b: Any) -> Any:
-        r = ops.add(a, b)
-        if type(r) is str and len(r) > 4096:
-            self._text_limit(len(r))
-            self.charge(len(r))
-        return r
+        ta, tb = type(a), type(b)
+        if ta is int and tb is int:
+            r = a + b
+            if NUMBER_MIN <= r <= NUMBER_MAX:
+                return r
+            raise DelugeRuntimeError("Number out of range")
+        if ta is str or tb is str:
+            left = a if ta is str else _int_text(a) if ta is int else text_form(a)
+            right = b if tb is str else _int_text(b) if tb is int else text_form(b)
+            r = left + right
+            if len(r) > 4096:
+                self._text_limit(len(r))
+                self.charge(len(r))
+            return r
+        return ops.add(a, b)
 
     def _cat(self, s: str, e: Any) -> str:
         text = e if type(e) is str else text_form(e)
@@ -546,8 +559,53 @@ class Execution:
             out.append(convert_argument(args.get(name), t, name, self))
         return out
 
+    def _dispatcher(self, name: str, arity: int) -> Callable[..., Any]:
+        """``rt_m<arity>_<name>``: method call through the type table, slow path on a miss."""
+        get = dict(registry.BY_ARITY[arity].get(name, {})).get  # a plain dict: faster lookups
+        ctx, slow = self, self._call
+        if arity == 0:
+
+            def m0(recv: Any) -> Any:
+                fn = get(type(recv))
+                if fn is not None:
+                    return fn(ctx, recv)
+                return slow(recv, name)
+
+            return m0
+        if arity == 1:
+
+            def m1(recv: Any, a: Any) -> Any:
+                fn = get(type(recv))
+                if fn is not None:
+                    return fn(ctx, recv, a)
+                return slow(recv, name, a)
+
+            return m1
+        if arity == 2:
+
+            def m2(recv: Any, a: Any, b: Any) -> Any:
+                fn = get(type(recv))
+                if fn is not None:
+                    return fn(ctx, recv, a, b)
+                return slow(recv, name, a, b)
+
+            return m2
+
+        def mn(recv: Any, *args: Any) -> Any:
+            fn = get(type(recv))
+            if fn is not None:
+                return fn(ctx, recv, *args)
+            return slow(recv, name, *args)
+
+        return mn
+
     def invoke(self, prog: Program, values: list[Any]) -> Any:
         self.spellings.update(prog.spellings)
+        g = self.globals
+        for name, arity in prog.method_helpers:
+            key = f"rt_m{arity}_{name}"
+            if key not in g:
+                g[key] = self._dispatcher(name, arity)
         fn = FunctionType(prog.code, self.globals, "deluge_main")
         result = fn(*values)
         if prog.return_type is None:
@@ -639,6 +697,9 @@ def checked_value(v: Any) -> Any:
         if count > 5_000_000:
             break
     return v
+
+
+_int_text = int.__repr__
 
 
 def _overflow() -> Any:

@@ -23,6 +23,7 @@ _ADMITTED: Final = (
     ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Compare, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
     ast.Eq, ast.NotEq, ast.NamedExpr,
 )  # fmt: skip
+_ADMITTED_TYPES: Final = frozenset(_ADMITTED)
 _CONSTANT_TYPES: Final = (str, int, float, bool, type(None), type(Ellipsis))
 
 
@@ -36,9 +37,24 @@ def _name_ok(name: str, helpers: frozenset[str]) -> bool:
     return name in helpers
 
 
+def _walk(tree: ast.AST) -> list[ast.AST]:
+    """Every node of the tree (iterative; ``vars`` of a node holds its fields and positions)."""
+    out: list[ast.AST] = []
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        for value in vars(node).values():
+            if isinstance(value, ast.AST):
+                stack.append(value)
+            elif type(value) is list:
+                stack.extend(v for v in value if isinstance(v, ast.AST))
+    return out
+
+
 def validate(tree: ast.Module, helpers: frozenset[str]) -> None:
-    for node in ast.walk(tree):
-        if not isinstance(node, _ADMITTED):
+    for node in _walk(tree):
+        if type(node) not in _ADMITTED_TYPES:
             raise GeneratedCodeRejected(f"node {type(node).__name__} is not admitted")
         if isinstance(node, ast.Name):
             if not _name_ok(node.id, helpers):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import json
 import math
 from collections.abc import Iterable
 from typing import Any, Final
@@ -253,11 +254,54 @@ def _json_scalar(v: Any) -> str | None:
     return None
 
 
+_FAST_DEPTH: Final = 200
+_fast_encoder = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False
+)
+
+
+def _plain_json_tree(value: Any) -> bool:
+    """True when the C encoder writes exactly our JSON for this value (checked first, cheaply).
+
+    That holds for TEXT keys, scalars other than DATE-TIME/FILE, finite decimals whose ``repr``
+    has no exponent, and nesting well within the interpreter's recursion guard.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > _FAST_DEPTH:
+            return False
+        items = v.values() if type(v) is DelugeMap else v
+        if type(v) is DelugeMap:
+            for k in v:
+                if type(k) is not str:
+                    return False
+        for x in items:
+            t = type(x)
+            if t is str or t is bool or x is None:
+                continue
+            if t is int:
+                if NUMBER_MIN <= x <= NUMBER_MAX:
+                    continue
+                return False
+            if t is float:
+                if x == 0.0 or 1e-4 <= abs(x) < 1e16:
+                    continue
+                return False
+            if t is DelugeList or t is DelugeMap:
+                stack.append((x, depth + 1))
+                continue
+            return False
+    return True
+
+
 def to_json_text(value: Any) -> str:
     """Compact JSON of a value (§3.3), insertion order, iterative so depth never hits C limits."""
     s = _json_scalar(value)
     if s is not None:
         return s
+    if (type(value) is DelugeMap or type(value) is DelugeList) and _plain_json_tree(value):
+        return _fast_encoder.encode(value)
     out: list[str] = []
     # Each stack frame: (iterator over items, is_map, first?)
     stack: list[list[Any]] = []

@@ -565,7 +565,7 @@ class OutboundClient:
         body = content
         if files or form:
             if content is not None:
-                raise ValueError("content and multipart parts are exclusive")
+                raise OutboundError("invokeurl failed: a body cannot be combined with files")
             body, ctype = encode_multipart(form, files)
             request_headers = [(k, v) for k, v in request_headers if k.lower() != "content-type"]
             request_headers.append(("Content-Type", ctype))

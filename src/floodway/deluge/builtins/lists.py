@@ -123,6 +123,9 @@ def _charge_list(ctx: Context, n: int) -> None:
 
 @method(LIST, "add")
 def list_add(ctx: Context, lst: DelugeList, x: Any) -> None:
+    if lst.elem_type is None and len(lst) < ctx.limits.collection_items:
+        lst.append(x)  # the common case: an untyped list below the size limit
+        return
     check_list_size(ctx, len(lst) + 1)
     lst.append(coerce_element(lst, x))
 

@@ -49,6 +49,11 @@ def as_map(v: Any, fn: str) -> DelugeMap:
 
 @method(MAP, "put")
 def map_put(ctx: Context, m: DelugeMap, key: Any, value: Any) -> None:
+    if type(key) is str:  # the common case, without further checks
+        if len(m) >= ctx.limits.collection_items and key not in m:
+            check_map_size(ctx, len(m) + 1)
+        m[key] = value
+        return
     k = _key(key)
     if k not in m:
         check_map_size(ctx, len(m) + 1)
@@ -79,9 +84,9 @@ def map_insert(ctx: Context, m: DelugeMap, *args: Any) -> None:
 
 @method(MAP, "get", "getJSON", "getJson")
 def map_get(ctx: Context, m: DelugeMap, key: Any) -> Any:
-    if not _hashable(key):
-        return None
-    return m.get(key)
+    if type(key) is str or _hashable(key):
+        return m.get(key)
+    return None
 
 
 @method(MAP, "keys")

@@ -288,12 +288,14 @@ def _mapped(ctx: Context, result: str) -> str:
 
 @method(TEXT, "toUpperCase", "upper")
 def to_upper(ctx: Context, t: str) -> str:
-    return _mapped(ctx, t.upper())
+    r = t.upper()
+    return r if len(r) < 4096 else _mapped(ctx, r)
 
 
 @method(TEXT, "toLowerCase", "lower")
 def to_lower(ctx: Context, t: str) -> str:
-    return _mapped(ctx, t.lower())
+    r = t.lower()
+    return r if len(r) < 4096 else _mapped(ctx, r)
 
 
 @method(TEXT, "proper")
