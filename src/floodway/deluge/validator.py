@@ -37,31 +37,52 @@ def _name_ok(name: str, helpers: frozenset[str]) -> bool:
     return name in helpers
 
 
+# Child fields of each admitted node kind (expression contexts and operators have none).
+_CHILDREN: Final[dict[type, tuple[str, ...]]] = {
+    ast.Module: ("body",), ast.FunctionDef: ("args", "body"), ast.arguments: ("args", "defaults"),
+    ast.arg: (), ast.Assign: ("targets", "value"), ast.Expr: ("value",), ast.Name: ("ctx",),
+    ast.Constant: (), ast.Call: ("func", "args", "keywords"), ast.If: ("test", "body", "orelse"),
+    ast.IfExp: ("test", "body", "orelse"), ast.BoolOp: ("op", "values"),
+    ast.For: ("target", "iter", "body", "orelse"), ast.Break: (), ast.Continue: (),
+    ast.Return: ("value",), ast.Pass: (), ast.Try: ("body", "handlers", "orelse", "finalbody"),
+    ast.ExceptHandler: ("type", "body"), ast.BinOp: ("left", "op", "right"),
+    ast.Compare: ("left", "ops", "comparators"), ast.NamedExpr: ("target", "value"),
+}  # fmt: skip
+
+
 def _walk(tree: ast.AST) -> list[ast.AST]:
-    """Every node of the tree (iterative; ``vars`` of a node holds its fields and positions)."""
+    """Every node of the tree, iteratively; an unknown node kind is returned, not descended."""
     out: list[ast.AST] = []
     stack: list[ast.AST] = [tree]
+    children = _CHILDREN
     while stack:
         node = stack.pop()
         out.append(node)
-        for value in vars(node).values():
-            if isinstance(value, ast.AST):
+        for name in children.get(type(node), ()):
+            value = getattr(node, name)
+            if type(value) is list:
+                stack.extend(value)
+            elif value is not None:
                 stack.append(value)
-            elif type(value) is list:
-                stack.extend(v for v in value if isinstance(v, ast.AST))
     return out
 
 
 def validate(tree: ast.Module, helpers: frozenset[str]) -> None:
+    names_ok: dict[str, bool] = {}
     for node in _walk(tree):
         if type(node) not in _ADMITTED_TYPES:
             raise GeneratedCodeRejected(f"node {type(node).__name__} is not admitted")
-        if isinstance(node, ast.Name):
-            if not _name_ok(node.id, helpers):
-                raise GeneratedCodeRejected(f"name {node.id!r} is not admitted")
-            if isinstance(node.ctx, ast.Store) and not node.id.startswith(("v_", "t_")):
-                raise GeneratedCodeRejected(f"store to {node.id!r}")
-        elif isinstance(node, ast.Constant):
+        t = type(node)
+        if t is ast.Name:
+            ok = names_ok.get(node.id)  # type: ignore[attr-defined]
+            if ok is None:
+                ok = names_ok[node.id] = _name_ok(node.id, helpers)  # type: ignore[attr-defined]
+            if not ok:
+                raise GeneratedCodeRejected(f"name {node.id!r} is not admitted")  # type: ignore[attr-defined]
+            if type(node.ctx) is ast.Store and not node.id.startswith(("v_", "t_")):  # type: ignore[attr-defined]
+                raise GeneratedCodeRejected(f"store to {node.id!r}")  # type: ignore[attr-defined]
+            continue
+        if t is ast.Constant:
             if type(node.value) not in _CONSTANT_TYPES:
                 raise GeneratedCodeRejected("constant of a foreign type")
         elif isinstance(node, ast.Call):
