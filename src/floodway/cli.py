@@ -164,6 +164,154 @@ def version_command() -> None:
     typer.echo(f"floodway {__version__}")
 
 
+# ---- server and administration commands (REST API issue) -------------------------------------
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data directory (created and initialised when missing)."),
+]
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="PostgreSQL URL (postgresql+psycopg://...); default: SQLite in the data directory.",
+    ),
+]
+
+
+def _open_crm(data: Path | None, database_url: str | None) -> Any:
+    from .server import open_crm
+    from .settings import load_settings
+
+    settings = load_settings(data)
+    opened = open_crm(settings, database_url=database_url)
+    if opened.created and opened.admin_password:
+        typer.echo(
+            f"floodway: initialised a new org; admin {opened.admin_email} "
+            f"password: {opened.admin_password} (shown once)",
+            err=True,
+        )
+    return opened.crm
+
+
+@app.command("serve")
+def serve_command(
+    data: DataOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8000,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Serve the CRM, its Zoho-compatible REST API and OAuth endpoints."""
+    from .server import serve
+    from .settings import load_settings
+
+    logging.getLogger("floodway").setLevel(logging.INFO)
+    settings = load_settings(data)
+
+    def echo(line: str) -> None:
+        typer.echo(line)
+        sys.stdout.flush()
+
+    try:
+        serve(settings, host=host, port=port, database_url=database_url, echo=echo)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+
+
+@app.command("migrate")
+def migrate_command(data: DataOption = None, database_url: DatabaseUrlOption = None) -> None:
+    """Bring the database schema to the newest version (also done by every start)."""
+    from .db import DEFAULT_DATA_DIR, create_engine_for, ensure_schema, init_data_dir
+    from .settings import load_settings
+
+    settings = load_settings(data)
+    data_dir = Path(settings.data or DEFAULT_DATA_DIR)
+    init_data_dir(data_dir)
+    url = database_url or getattr(settings, "database_url", None)
+    engine = create_engine_for(settings, database_url=url, data_dir=data_dir)
+    try:
+        ensure_schema(engine)
+    finally:
+        engine.dispose()
+    typer.echo("floodway: database schema is up to date")
+
+
+clients_app = typer.Typer(help="OAuth clients of the REST API.", no_args_is_help=True)
+app.add_typer(clients_app, name="clients")
+
+
+@clients_app.command("create")
+def clients_create_command(
+    name: Annotated[str, typer.Argument(help="A name for the client.")],
+    data: DataOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create a self client acting as the admin with every scope; prints its refresh token once."""
+    crm = _open_crm(data, database_url)
+    created = crm.oauth.create_self_client(name)
+    out = {k: created[k] for k in ("client_id", "client_secret", "refresh_token")}
+    if as_json:
+        typer.echo(json.dumps(out))
+    else:
+        for key, value in out.items():
+            typer.echo(f"{key}: {value}")
+
+
+@app.command("apikey")
+def apikey_command(
+    data: DataOption = None,
+    database_url: DatabaseUrlOption = None,
+    rotate: Annotated[bool, typer.Option("--rotate", help="Generate a new key.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Print the org's REST-function API key (zapikey); --rotate replaces it at once."""
+    crm = _open_crm(data, database_url)
+    oauth = crm.oauth
+    key = None if rotate else getattr(oauth, "api_key", lambda: None)()
+    if key is None:
+        key = oauth.rotate_api_key()
+    typer.echo(json.dumps({"zapikey": key}) if as_json else key)
+
+
+users_app = typer.Typer(help="CRM users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("set-password")
+def users_set_password_command(
+    email: Annotated[str, typer.Argument(help="The user's e-mail address.")],
+    data: DataOption = None,
+    database_url: DatabaseUrlOption = None,
+    generate: Annotated[
+        bool, typer.Option("--generate", help="Generate a password and print it once.")
+    ] = False,
+) -> None:
+    """Set a user's password (prompted, or read from standard input when it is not a terminal)."""
+    import secrets
+
+    if generate:
+        password = secrets.token_urlsafe(15)
+    elif sys.stdin.isatty():
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    crm = _open_crm(data, database_url)
+    try:
+        crm.users.set_password(email, password)
+    except Exception as exc:
+        message = getattr(exc, "message", None)
+        if message is None:
+            raise
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    if generate:
+        typer.echo(password)
+    else:
+        typer.echo(f"floodway: password of {email} changed; their tokens and sessions ended")
+
+
 def main() -> None:
     logging.basicConfig(
         stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"

@@ -74,10 +74,10 @@ CORPUS = [
     'l = List();\nfor each p in "a,b,c" { if (p == "b") { continue; } l.add(p); }\nreturn l;',
     "try { x = 1 / 0; } catch (e) { info e; }\nreturn ifnull(null, 5);",
     "void automation.rollup(Int accountId)\n{\n    info accountId;\n    if (accountId > 0) { return; }\n}",
-    "string button.x(String id)\n{\n    // comment\n    /* block */\n    return \"btn \" + id;\n}",
+    'string button.x(String id)\n{\n    // comment\n    /* block */\n    return "btn " + id;\n}',
     "map validation.check(map crmAPIRequest)\n{\n  r = Map(); r.put('status','success'); return r;\n}",
     "d = '05-Feb-2026'.addDay(3);\nx = d.toString(\"yyyy-MM-dd\");\nreturn x;",
-    "s = \"\";\nfor each x in {1, null, 2.5, true, {1}} { s = s + x; }\nreturn s;",
+    's = "";\nfor each x in {1, null, 2.5, true, {1}} { s = s + x; }\nreturn s;',
     'x = if(1 < 2, "a", "b");\ny = "  v ".trim().toUpperCase().length();\nreturn x + y;',
     'sendmail\n[\n    from: zoho.adminuserid\n    to: "a@example.com"\n    subject: "s"\n    message: "m"\n]\nreturn 1;',
     'r = invokeurl\n[\n    url: "https://x.example/a"\n    type: POST\n    parameters: {"a": 1}.toString()\n];\n',
@@ -87,7 +87,7 @@ CORPUS = [
     'x = input.id;\ninput.id = "5";\nreturn id;',
     "for each v in {1, 2} { for each w in [3, 4] { if (w == 4) { break; } } }\nreturn v;",
     'x = zoho.encryption.base64Encode("hi");\nthrow x;',
-    "c = {};\nc.put(\"k\", 1);\nl = List:String();\nl.add(\"z\");\nreturn c + \"\" + l;",
+    'c = {};\nc.put("k", 1);\nl = List:String();\nl.add("z");\nreturn c + "" + l;',
 ]
 
 
@@ -100,22 +100,144 @@ def test_corpus_compiles() -> None:
 
 TOKENS = [
     # keywords and contextual words
-    "if", "else", "for", "each", "index", "in", "break", "continue", "return", "info", "try",
-    "catch", "throw", "null", "true", "false", "TRUE", "Null", "void", "string", "int", "map",
-    "list", "date", "input", "zoho", "standalone", "automation", "thisapp", "invokeurl",
-    "sendmail", "invokeapi", "ifnull", "while", "switch", "do", "function", "var",
+    "if",
+    "else",
+    "for",
+    "each",
+    "index",
+    "in",
+    "break",
+    "continue",
+    "return",
+    "info",
+    "try",
+    "catch",
+    "throw",
+    "null",
+    "true",
+    "false",
+    "TRUE",
+    "Null",
+    "void",
+    "string",
+    "int",
+    "map",
+    "list",
+    "date",
+    "input",
+    "zoho",
+    "standalone",
+    "automation",
+    "thisapp",
+    "invokeurl",
+    "sendmail",
+    "invokeapi",
+    "ifnull",
+    "while",
+    "switch",
+    "do",
+    "function",
+    "var",
     # names
-    "x", "y", "m", "l", "e", "crm", "currentdate", "loginuserid", "encryption", "getRecordById",
-    "get", "put", "add", "size", "toString", "toList", "Map", "List", "Collection", "today", "now",
-    "url", "type", "POST", "from", "to", "subject", "reply", "content",
+    "x",
+    "y",
+    "m",
+    "l",
+    "e",
+    "crm",
+    "currentdate",
+    "loginuserid",
+    "encryption",
+    "getRecordById",
+    "get",
+    "put",
+    "add",
+    "size",
+    "toString",
+    "toList",
+    "Map",
+    "List",
+    "Collection",
+    "today",
+    "now",
+    "url",
+    "type",
+    "POST",
+    "from",
+    "to",
+    "subject",
+    "reply",
+    "content",
     # operators and punctuation
-    "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!", "=", "+=", "-=",
-    "*=", "/=", "%=", "++", "--", "?", "(", ")", "{", "}", "[", "]", ",", ";", ":", ".",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "&&",
+    "||",
+    "!",
+    "=",
+    "+=",
+    "-=",
+    "*=",
+    "/=",
+    "%=",
+    "++",
+    "--",
+    "?",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ";",
+    ":",
+    ".",
     # literals
-    "0", "1", "42", "9223372036854775807", "9223372036854775808", "2.5", "123.", ".45",
-    '"text"', '""', "'single'", "'05-Feb-2026'", "'31-Feb-2026'", '"a\\nb"', '"\\u00e9"',
-    '"\\d"', "'x", '"unterminated', "/*", "*/", "//", "\n", " ", "\t", "\u00a0", "@", "#", "$",
-    "\\", "`", "é", "😀", "\ufeff", "\r", "\x00",
+    "0",
+    "1",
+    "42",
+    "9223372036854775807",
+    "9223372036854775808",
+    "2.5",
+    "123.",
+    ".45",
+    '"text"',
+    '""',
+    "'single'",
+    "'05-Feb-2026'",
+    "'31-Feb-2026'",
+    '"a\\nb"',
+    '"\\u00e9"',
+    '"\\d"',
+    "'x",
+    '"unterminated',
+    "/*",
+    "*/",
+    "//",
+    "\n",
+    " ",
+    "\t",
+    "\u00a0",
+    "@",
+    "#",
+    "$",
+    "\\",
+    "`",
+    "é",
+    "😀",
+    "\ufeff",
+    "\r",
+    "\x00",
 ]
 
 token_lists = st.lists(st.sampled_from(TOKENS), min_size=0, max_size=40)
@@ -149,7 +271,11 @@ def mutated(draw: st.DrawFn) -> str:
             end = draw(st.integers(pos, min(len(src), pos + 8)))
             src = src[:pos] + src[end:]
         elif kind == "replace":
-            src = src[:pos] + draw(st.sampled_from(list("{}[]();:,.\"'+-*/=!<>&|\n "))) + src[pos + 1:]
+            src = (
+                src[:pos]
+                + draw(st.sampled_from(list("{}[]();:,.\"'+-*/=!<>&|\n ")))
+                + src[pos + 1 :]
+            )
         elif kind == "token":
             src = src[:pos] + " " + draw(st.sampled_from(TOKENS)) + " " + src[pos:]
         else:
@@ -172,20 +298,72 @@ def test_mutated_scripts_only_raise_syntax_errors(src: str) -> None:
 # --- generated programs of valid grammar -------------------------------------------------
 
 VARS = ["a", "b", "c", "s", "l", "m"]
-PRELUDE = 'a = 1;\nb = 2.5;\nc = 0;\ns = "x,y";\nl = {1, "two", 3.0};\nm = {"k": 1, "j": {"n": null}};\n'
+PRELUDE = (
+    'a = 1;\nb = 2.5;\nc = 0;\ns = "x,y";\nl = {1, "two", 3.0};\nm = {"k": 1, "j": {"n": null}};\n'
+)
 
-literals = st.sampled_from([
-    "0", "1", "-3", "7", "9223372036854775807", "2.5", "0.1", "true", "false", "null",
-    '""', '"a"', '"5"', '"x,y,z"', "'05-Feb-2026'", "'2026-01-31 10:00'", "{}", "List()",
-    "Map()", "{1, 2}", '{"k": "v"}', "[3, 4]", "zoho.currentdate", "zoho.loginuserid", "today",
-])
+literals = st.sampled_from(
+    [
+        "0",
+        "1",
+        "-3",
+        "7",
+        "9223372036854775807",
+        "2.5",
+        "0.1",
+        "true",
+        "false",
+        "null",
+        '""',
+        '"a"',
+        '"5"',
+        '"x,y,z"',
+        "'05-Feb-2026'",
+        "'2026-01-31 10:00'",
+        "{}",
+        "List()",
+        "Map()",
+        "{1, 2}",
+        '{"k": "v"}',
+        "[3, 4]",
+        "zoho.currentdate",
+        "zoho.loginuserid",
+        "today",
+    ]
+)
 METHODS = [
-    ("size", 0), ("length", 0), ("toString", 0), ("isEmpty", 0), ("isNull", 0), ("get", 1),
-    ("put", 2), ("add", 1), ("contains", 1), ("toList", 1), ("toNumber", 0), ("trim", 0),
-    ("toUpperCase", 0), ("subString", 2), ("keys", 0), ("addDay", 1), ("getJSON", 1),
-    ("indexOf", 1), ("remove", 1), ("toMap", 0), ("leftpad", 1), ("replaceAll", 2),
-    ("sort", 0), ("distinct", 0), ("toDecimal", 0), ("round", 1), ("isNumber", 0),
-    ("getPrefix", 1), ("toDate", 0), ("addAll", 1), ("containKey", 1), ("nosuchmethod", 0),
+    ("size", 0),
+    ("length", 0),
+    ("toString", 0),
+    ("isEmpty", 0),
+    ("isNull", 0),
+    ("get", 1),
+    ("put", 2),
+    ("add", 1),
+    ("contains", 1),
+    ("toList", 1),
+    ("toNumber", 0),
+    ("trim", 0),
+    ("toUpperCase", 0),
+    ("subString", 2),
+    ("keys", 0),
+    ("addDay", 1),
+    ("getJSON", 1),
+    ("indexOf", 1),
+    ("remove", 1),
+    ("toMap", 0),
+    ("leftpad", 1),
+    ("replaceAll", 2),
+    ("sort", 0),
+    ("distinct", 0),
+    ("toDecimal", 0),
+    ("round", 1),
+    ("isNumber", 0),
+    ("getPrefix", 1),
+    ("toDate", 0),
+    ("addAll", 1),
+    ("containKey", 1),
+    ("nosuchmethod", 0),
 ]
 BINOPS = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||"]
 
@@ -194,11 +372,19 @@ def expressions() -> st.SearchStrategy[str]:
     leaves = st.one_of(literals, st.sampled_from(VARS))
 
     def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-        method = st.sampled_from(METHODS).flatmap(
-            lambda mn: st.tuples(inner, st.just(mn[0]), st.lists(inner, min_size=mn[1], max_size=mn[1]))
-        ).map(lambda t: f"({t[0]}).{t[1]}({', '.join(t[2])})")
+        method = (
+            st.sampled_from(METHODS)
+            .flatmap(
+                lambda mn: st.tuples(
+                    inner, st.just(mn[0]), st.lists(inner, min_size=mn[1], max_size=mn[1])
+                )
+            )
+            .map(lambda t: f"({t[0]}).{t[1]}({', '.join(t[2])})")
+        )
         return st.one_of(
-            st.tuples(inner, st.sampled_from(BINOPS), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(inner, st.sampled_from(BINOPS), inner).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
             st.tuples(st.sampled_from(["-", "!"]), inner).map(lambda t: f"{t[0]}({t[1]})"),
             method,
             st.tuples(inner, inner, inner).map(lambda t: f"if({t[0]}, {t[1]}, {t[2]})"),
@@ -220,9 +406,9 @@ EXPR = expressions()
 
 def statements(depth: int = 0) -> st.SearchStrategy[str]:
     simple = st.one_of(
-        st.tuples(st.sampled_from(VARS), st.sampled_from(["=", "+=", "-=", "*=", "/=", "%="]), EXPR).map(
-            lambda t: f"{t[0]} {t[1]} {t[2]};"
-        ),
+        st.tuples(
+            st.sampled_from(VARS), st.sampled_from(["=", "+=", "-=", "*=", "/=", "%="]), EXPR
+        ).map(lambda t: f"{t[0]} {t[1]} {t[2]};"),
         EXPR.map(lambda e: f"info {e};"),
         st.tuples(st.sampled_from(["l", "m", "s"]), st.sampled_from(METHODS[:12]), EXPR).map(
             lambda t: f"{t[0]}.{t[1][0]}({', '.join([t[2]] * t[1][1])});"
@@ -246,9 +432,9 @@ def statements(depth: int = 0) -> st.SearchStrategy[str]:
         st.tuples(st.sampled_from(["v", "a"]), EXPR, loop_block).map(
             lambda t: f"for each {t[0]} in {t[1]} {{ {t[2]} }}"
         ),
-        st.tuples(st.sampled_from(["i", "c"]), st.sampled_from(VARS + ["{1, 2, 3}"]), loop_block).map(
-            lambda t: f"for each index {t[0]} in {t[1]} {{ {t[2]} }}"
-        ),
+        st.tuples(
+            st.sampled_from(["i", "c"]), st.sampled_from(VARS + ["{1, 2, 3}"]), loop_block
+        ).map(lambda t: f"for each index {t[0]} in {t[1]} {{ {t[2]} }}"),
         st.tuples(block, block).map(lambda t: f"try {{ {t[0]} }} catch (e) {{ {t[1]} info e; }}"),
     )
 

@@ -83,8 +83,13 @@ def test_for_each_over_empty_collections() -> None:
 
 @pytest.mark.parametrize(
     ("iterable", "typ"),
-    [("null", "null"), ("5", "NUMBER"), ("2.5", "DECIMAL"), ("true", "BOOLEAN"),
-     ("'05-Feb-2026'", "DATE-TIME")],
+    [
+        ("null", "null"),
+        ("5", "NUMBER"),
+        ("2.5", "DECIMAL"),
+        ("true", "BOOLEAN"),
+        ("'05-Feb-2026'", "DATE-TIME"),
+    ],
 )
 def test_cannot_iterate(iterable: str, typ: str) -> None:
     e = failure(f"x = 1;\nfor each p in {iterable} {{ }}")
@@ -94,11 +99,11 @@ def test_cannot_iterate(iterable: str, typ: str) -> None:
 
 
 def test_for_each_iterates_a_snapshot() -> None:
-    v = value_of("l = {1, 2}; n = 0; for each x in l { l.add(x); n = n + 1; } return n + \":\" + l.size();")
-    assert v == "2:4"
     v = value_of(
-        'm = {"a": 1}; n = 0; for each k in m { m.put(k + "x", 1); n = n + 1; } return n;'
+        'l = {1, 2}; n = 0; for each x in l { l.add(x); n = n + 1; } return n + ":" + l.size();'
     )
+    assert v == "2:4"
+    v = value_of('m = {"a": 1}; n = 0; for each k in m { m.put(k + "x", 1); n = n + 1; } return n;')
     assert v == 1
     v = value_of(
         "l = {1, 2, 3}; n = 0; for each index i in l { l.remove(0); n = n + 1; } return n;"
@@ -120,7 +125,10 @@ def test_break_and_continue_affect_innermost_loop() -> None:
 
 
 def test_counted_loop_idiom() -> None:
-    assert value_of('n = 0; for each it in "".leftpad(20 - 1).toList("") { n = n + 1; } return n;') == 19
+    assert (
+        value_of('n = 0; for each it in "".leftpad(20 - 1).toList("") { n = n + 1; } return n;')
+        == 19
+    )
 
 
 # --- return conversion (§13.3) -------------------------------------------------------------
@@ -138,7 +146,7 @@ def test_counted_loop_idiom() -> None:
         ("Decimal", '"2.5"', 2.5, float),
         ("Bool", '"true"', True, bool),
         ("Bool", '"FALSE"', False, bool),
-        ("Map", '\'{"a":1}\'', '{"a":1}', DelugeMap),
+        ("Map", "'{\"a\":1}'", '{"a":1}', DelugeMap),
         ("Map", '{"a": 1}', '{"a":1}', DelugeMap),
         ("List", '"[1,2]"', "1,2", DelugeList),
         ("List", "{1, 2}", "1,2", DelugeList),
@@ -196,8 +204,12 @@ def test_bare_script_return_is_unconverted() -> None:
     ],
 )
 def test_argument_conversion(typ: str, given: Any, expected: Any) -> None:
-    v = value_of(f"String standalone.f({typ} a) {{ r = List(); r.add(a); return r.get(0) + \"\"; }}", a=given)
-    res = run_src(f"void standalone.f({typ} a) {{ info a; x = ifnull(a, \"NULL\"); info x; }}", a=given)
+    v = value_of(
+        f'String standalone.f({typ} a) {{ r = List(); r.add(a); return r.get(0) + ""; }}', a=given
+    )
+    res = run_src(
+        f'void standalone.f({typ} a) {{ info a; x = ifnull(a, "NULL"); info x; }}', a=given
+    )
     assert res.status == "success"
     got = res.info[1]
     assert got == ("NULL" if expected is None else text_form(expected))
@@ -228,14 +240,16 @@ def test_argument_conversion_types() -> None:
     ],
 )
 def test_argument_conversion_failure(typ: str, given: Any, message: str) -> None:
-    res = run_src(f"void automation.x({typ} dealId) {{ info \"started\"; }}", dealId=given)
+    res = run_src(f'void automation.x({typ} dealId) {{ info "started"; }}', dealId=given)
     assert res.status == "failure"
     assert res.error.kind == "runtime" and res.error.message == message
     assert res.info == [] and res.statements == 0  # fails before its first statement
 
 
 def test_missing_and_extra_arguments() -> None:
-    res = run_src("Int standalone.f(Int a, Int b) { return ifnull(a, 0) + ifnull(b, 0); }", a=1, c=5)
+    res = run_src(
+        "Int standalone.f(Int a, Int b) { return ifnull(a, 0) + ifnull(b, 0); }", a=1, c=5
+    )
     assert res.value == 1
 
 
@@ -285,11 +299,18 @@ def test_try_abandons_rest_of_block() -> None:
 
 @pytest.mark.parametrize(
     ("thrown", "text"),
-    [('"boom"', "boom"), ("42", "42"), ("2.5", "2.5"), ("{1, 2}", "1,2"),
-     ('{"a": 1}', '{"a":1}'), ("true", "true"), ("null", "")],
+    [
+        ('"boom"', "boom"),
+        ("42", "42"),
+        ("2.5", "2.5"),
+        ("{1, 2}", "1,2"),
+        ('{"a": 1}', '{"a":1}'),
+        ("true", "true"),
+        ("null", ""),
+    ],
 )
 def test_throw_any_value(thrown: str, text: str) -> None:
-    v = value_of(f"try {{ throw {thrown}; }} catch (e) {{ return \"[\" + e + \"]\"; }}")
+    v = value_of(f'try {{ throw {thrown}; }} catch (e) {{ return "[" + e + "]"; }}')
     assert v == f"[{text}]"
 
 
@@ -303,7 +324,7 @@ def test_uncaught_throw_fails_with_message() -> None:
 def test_error_inside_catch_propagates() -> None:
     e = failure('try { throw "a"; } catch (e) {\n  throw "b:" + e;\n}')
     assert e.message == "b:a" and e.line == 2
-    e = failure("try { throw \"a\"; } catch (e) {\n  x = 1 / 0;\n}")
+    e = failure('try { throw "a"; } catch (e) {\n  x = 1 / 0;\n}')
     assert e.message == "Division by zero" and e.line == 2
 
 
@@ -313,12 +334,16 @@ def test_nested_try_innermost_wins() -> None:
         ' catch (e2) { return "outer " + e2; }'
     )
     assert value_of(src) == "outer mid in"
-    src = 'try { try { x = 1/0; } catch (e) { r = "inner"; } } catch (e2) { r = "outer"; } return r;'
+    src = (
+        'try { try { x = 1/0; } catch (e) { r = "inner"; } } catch (e2) { r = "outer"; } return r;'
+    )
     assert value_of(src) == "inner"
 
 
 def test_limit_errors_are_not_caught() -> None:
-    src = 'try { for each x in "".leftpad(100).toList("") { y = 1; } } catch (e) { return "caught"; }'
+    src = (
+        'try { for each x in "".leftpad(100).toList("") { y = 1; } } catch (e) { return "caught"; }'
+    )
     res = run_src(src, _limits=Limits(statements=50))
     assert res.status == "failure"
     assert res.error.kind == "limit"
@@ -329,7 +354,9 @@ def test_limit_errors_are_not_caught() -> None:
 
 
 def test_statement_counting() -> None:
-    res = run_src("x = 1;\nif (x == 1) { y = 2; } else if (x == 2) { y = 3; }\nfor each v in {1, 2} { info v; }\nreturn y;")
+    res = run_src(
+        "x = 1;\nif (x == 1) { y = 2; } else if (x == 2) { y = 3; }\nfor each v in {1, 2} { info v; }\nreturn y;"
+    )
     # x=, if-cond, y=, 2 iterations + 2 infos, return
     assert res.statements == 1 + 1 + 1 + 4 + 1
     res = run_src("x = 1; y = 2; z = 3;", _limits=Limits(statements=2))
@@ -398,7 +425,10 @@ def test_null_ordering_and_conditions_fail() -> None:
 
 
 def test_null_in_collections() -> None:
-    assert value_of('m = Map(); m.put("k", null); return m.get("k") == null && m.containKey("k");') is True
+    assert (
+        value_of('m = Map(); m.put("k", null); return m.get("k") == null && m.containKey("k");')
+        is True
+    )
     assert value_of("l = List(); l.add(null); return l.size();") == 1
     assert text_form(value_of('m = {"k": null}; return m;')) == '{"k":null}'
     res = run_src('m = Map(); return m.get("missing");')
@@ -410,7 +440,10 @@ def test_info_null_logs_null() -> None:
 
 
 def test_null_to_typed_argument_stays_null() -> None:
-    res = run_src("void standalone.f(Int a, Map m, List l) { info a == null && m == null && l == null; }", a=None)
+    res = run_src(
+        "void standalone.f(Int a, Map m, List l) { info a == null && m == null && l == null; }",
+        a=None,
+    )
     assert res.info == ["true"]
 
 
@@ -430,7 +463,7 @@ def test_references_passed_to_called_function(tmp_path: Path) -> None:
     (tmp_path / "mutate.dg").write_text(
         'void standalone.mutate(Map m) { m.put("touched", true); }', "utf-8"
     )
-    res = run_src('m = Map(); standalone.mutate(m); return m;', _folder=tmp_path)
+    res = run_src("m = Map(); standalone.mutate(m); return m;", _folder=tmp_path)
     assert res.status == "success"
     assert text_form(res.value) == '{"touched":true}'
 
@@ -441,7 +474,8 @@ def test_references_passed_to_called_function(tmp_path: Path) -> None:
 @pytest.fixture
 def funcs(tmp_path: Path) -> Path:
     (tmp_path / "add_one.dg").write_text(
-        'Int standalone.add_one(Int n)\n{\n    info "in add_one " + n;\n    return n + 1;\n}\n', "utf-8"
+        'Int standalone.add_one(Int n)\n{\n    info "in add_one " + n;\n    return n + 1;\n}\n',
+        "utf-8",
     )
     (tmp_path / "Fails.dg").write_text(
         "string standalone.fails(String s)\n{\n    x = 1;\n    y = 10 / 0;\n    return y;\n}\n",
@@ -505,7 +539,9 @@ def test_error_in_called_function_located_at_call(funcs: Path) -> None:
 
 
 def test_error_in_called_function_can_be_caught(funcs: Path) -> None:
-    res = run_src('try { y = standalone.fails("abc"); } catch (e) { return "caught: " + e; }', _folder=funcs)
+    res = run_src(
+        'try { y = standalone.fails("abc"); } catch (e) { return "caught: " + e; }', _folder=funcs
+    )
     assert res.value.startswith("caught: Division by zero")
 
 
@@ -557,11 +593,21 @@ def test_loginuserid() -> None:
     ("src", "line", "col", "message"),
     [
         ("x = 1;\ny = 1/0;", 2, 6, "Division by zero"),
-        ('x = 1;\ny = {1, 2, {"a": "5" * 2}};', 2, 22, "Operator '*' is not defined for TEXT and NUMBER"),
+        (
+            'x = 1;\ny = {1, 2, {"a": "5" * 2}};',
+            2,
+            22,
+            "Operator '*' is not defined for TEXT and NUMBER",
+        ),
         ('m = Map();\ny = m.put("k",\n   1 / 0);', 3, 6, "Division by zero"),
         ('y = "abc".subString(1).fooBar();', 1, 24, "'fooBar' is not a function of TEXT"),
         ("x = null;\n\n   z = x.get(1);", 3, 10, "Cannot call 'get' on a null value"),
-        ("if (true) {\n  if (1 > 0) {\n    r = \"a\" < {1};\n  }\n}", 3, 13, "Cannot compare TEXT and LIST"),
+        (
+            'if (true) {\n  if (1 > 0) {\n    r = "a" < {1};\n  }\n}',
+            3,
+            13,
+            "Cannot compare TEXT and LIST",
+        ),
         ("l = {1, 2, 3};\nx = l.get(5);", 2, 7, "Index 5 is out of range for a list of size 3"),
     ],
 )
@@ -582,3 +628,27 @@ def test_result_to_json() -> None:
     j = res.to_json()
     assert j["status"] == "failure" and j["output"] is None
     assert j["error"] == {"kind": "runtime", "message": "Division by zero", "line": 1, "column": 7}
+
+
+def test_first_use_of_tasks_and_global_forms_in_a_fresh_process(tmp_path: Path) -> None:
+    # Modules imported lazily while Deluge code runs must not trip the security tripwire
+    # (a fresh interpreter has imported nothing beyond what floodway.deluge loads itself).
+    import subprocess
+    import sys
+
+    script = (
+        "from pathlib import Path\n"
+        "from floodway.deluge import compile_program, run\n"
+        "from floodway.functions.standalone_host import StandaloneHost\n"
+        "from floodway.settings import load_settings\n"
+        "src = 'x = isNull(null);\\n"
+        'sendmail [ from: zoho.adminuserid to: \\"a@example.com\\" subject: \\"s\\" ]\\n'
+        "return x;'\n"
+        "host = StandaloneHost(folder=Path('.'), settings=load_settings())\n"
+        "res = run(compile_program(src), {}, host)\n"
+        "print(res.status, res.error and res.error.kind, res.value, len(host.outbox))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert out.stdout.strip() == "success None True 1", out.stdout + out.stderr

@@ -296,7 +296,7 @@ def test_short_circuit() -> None:
     assert ev("true || (1 / 0 == 1)") is True
     assert ev('false && "not boolean"') is False
     assert ev('true || "not boolean"') is True
-    res = run_src("m = Map(); r = false && m.put(\"k\", 1) == null; return m;")
+    res = run_src('m = Map(); r = false && m.put("k", 1) == null; return m;')
     assert text_form(res.value) == "{}"
 
 
@@ -366,9 +366,7 @@ def test_fast_int_loop_sum() -> None:
 
 
 def test_fast_int_overflow_detected_and_value_unchanged_if_caught() -> None:
-    src = (
-        f"t = {MAX};\ntry {{ t = t + 1; }} catch (e) {{ info e; }}\nreturn t;"
-    )
+    src = f"t = {MAX};\ntry {{ t = t + 1; }} catch (e) {{ info e; }}\nreturn t;"
     res = run_src(src)
     assert res.status == "success"
     assert res.info == ["Number out of range"]
@@ -389,7 +387,7 @@ def test_fast_int_overflow_uncaught_location() -> None:
         "t = 1; for each x in {1,2,3} { t = t * 3037000500; }",
         f"l = {{1, 2, 3}}; t = {MAX - 1}; for each index i in l {{ t = t + i; }}",
         f"t = -{MAX} - 1; u = -t;",
-        f"n = \"abc\".length(); m = n + {MAX};",
+        f'n = "abc".length(); m = n + {MAX};',
         f"t = 0; for each index i in {{1, 2}} {{ t = t - {MAX}; }}",
     ],
 )
@@ -403,7 +401,7 @@ def test_fast_int_overflow_in_loop_keeps_previous_value() -> None:
         f"t = {MAX - 2}; n = 0;\n"
         "for each index i in {0, 0, 0, 0, 0} {\n"
         "  try { t = t + 1; n = n + 1; } catch (e) { }\n"
-        "}\nreturn t + \"/\" + n;"
+        '}\nreturn t + "/" + n;'
     )
     assert value_of(src) == f"{MAX}/2"
 

@@ -16,7 +16,9 @@ from floodway.settings import load_settings
 
 
 def make_host(folder: Path | None = None) -> StandaloneHost:
-    return StandaloneHost(folder=folder or Path("/nonexistent-floodway-tests"), settings=load_settings())
+    return StandaloneHost(
+        folder=folder or Path("/nonexistent-floodway-tests"), settings=load_settings()
+    )
 
 
 def run_src(src: str, _host: StandaloneHost | None = None, **args: Any) -> Any:
@@ -64,7 +66,9 @@ def test_leading_bom_is_ignored() -> None:
 
 
 def test_line_comment_and_block_comment() -> None:
-    src = "// a comment\nx = 1; // trailing\n/* block\n spanning */ y = 2; /* inline */ return x + y;"
+    src = (
+        "// a comment\nx = 1; // trailing\n/* block\n spanning */ y = 2; /* inline */ return x + y;"
+    )
     assert value_of(src) == 3
 
 
@@ -285,9 +289,9 @@ def test_input_unknown_in_header_function() -> None:
 
 def test_if_else_if_else() -> None:
     src = (
-        "if (x > 5) { r = \"big\"; }\n"
-        "else if (x > 2) { r = \"mid\"; }\n"
-        "ELSE { r = \"small\"; }\nreturn r;"
+        'if (x > 5) { r = "big"; }\n'
+        'else if (x > 2) { r = "mid"; }\n'
+        'ELSE { r = "small"; }\nreturn r;'
     )
     assert value_of(src, x=9) == "big"
     assert value_of(src, x=3) == "mid"
@@ -299,7 +303,7 @@ def test_inline_if_and_ifnull() -> None:
     assert value_of('return IF(false, "a", "b");') == "b"
     assert value_of('return ifnull(null, "d");') == "d"
     assert value_of('return ifNull("", "d");') == ""
-    assert value_of('return IFNULL(5, 1/0);') == 5
+    assert value_of("return IFNULL(5, 1/0);") == 5
 
 
 def test_for_each_and_for_each_index() -> None:
@@ -422,7 +426,7 @@ def test_invokeapi_block_parses() -> None:
 def test_task_unknown_key() -> None:
     err = syntax_error('r = invokeurl [ url: "http://x" foo: 1 ];')
     assert (err.line, err.column, err.message) == (1, 33, "Unknown parameter 'foo' for invokeurl")
-    err = syntax_error('sendmail [ from: zoho.adminuserid bogus key: 1 ]')
+    err = syntax_error("sendmail [ from: zoho.adminuserid bogus key: 1 ]")
     assert err.message == "Unknown parameter 'bogus key' for sendmail"
 
 
@@ -494,7 +498,7 @@ def test_method_chain_split_before_dot() -> None:
 @pytest.mark.parametrize(
     ("src", "expected"),
     [
-        ("return zoho.encryption.base64Encode(\"hi\");", "aGk="),
+        ('return zoho.encryption.base64Encode("hi");', "aGk="),
         ("return zoho.loginuserid;", "admin@floodway.local"),
         ("return input.x;", "7"),
         ("return x.length();", 1),
@@ -508,7 +512,7 @@ def test_bare_script_first_statement_return_dotted(src: str, expected: Any) -> N
 def test_bare_script_first_statement_info_dotted() -> None:
     res = run_src("info zoho.loginuserid;")
     assert res.status == "success" and res.info == ["admin@floodway.local"]
-    res = run_src('throw input.x;', x="oops")
+    res = run_src("throw input.x;", x="oops")
     assert res.error.message == "oops"
 
 
@@ -518,7 +522,7 @@ def test_bare_script_first_statement_info_dotted() -> None:
 def test_header_forms() -> None:
     res = run_src("void automation.rollup(Int accountId)\n{\n    info accountId;\n}", accountId="5")
     assert res.status == "success" and res.info == ["5"] and res.value is None
-    assert value_of("string button.x(String id) { return \"btn \" + id; }", id=3) == "btn 3"
+    assert value_of('string button.x(String id) { return "btn " + id; }', id=3) == "btn 3"
     src = "map validation.check(map crmAPIRequest)\n{\n r = Map(); r.put('status','success'); return r;\n}"
     v = value_of(src, crmAPIRequest=DelugeMap({"record": DelugeMap()}))
     assert text_form(v) == '{"status":"success"}'
@@ -582,26 +586,46 @@ SYNTAX_ERRORS = [
     ("x = 1;\nmap = 2;", 2, 1, "'map' is a reserved keyword"),
     ("while (true) { x = 1; }", 1, 1, "'while' loops do not exist in Deluge; use 'for each'"),
     ("do { x = 1; }", 1, 1, "'do' loops do not exist in Deluge; use 'for each'"),
-    ("x = 1; y = x > 0 ? 1 : 2;", 1, 18,
-     "The '?:' operator does not exist in Deluge; use if(condition, a, b)"),
+    (
+        "x = 1; y = x > 0 ? 1 : 2;",
+        1,
+        18,
+        "The '?:' operator does not exist in Deluge; use if(condition, a, b)",
+    ),
     ('m = Map(); m.get("k") = 1;', 1, 23, "Only a variable or input.<name> can be assigned"),
     ("l = List(); n = l.size;", 1, 19, "A method call needs parentheses: write .size()"),
     ("l = {1,2,};", 1, 10, "Unexpected '}' — expected an element after ','"),
     ('l = {1, "a": 2};', 1, 12, "A list literal cannot mix elements with 'key: value' pairs"),
-    ('x = {"a": 1, 2};', 1, 15,
-     "Unexpected '}' — expected ':' (a map literal cannot mix keys with list elements)"),
-    ("if (true) x = 1;", 1, 11,
-     "Unexpected 'x' — expected '{' (Deluge needs braces around every block)"),
-    ("if (true) { } else x = 1;", 1, 20,
-     "Unexpected 'x' — expected '{' (Deluge needs braces around every block)"),
+    (
+        'x = {"a": 1, 2};',
+        1,
+        15,
+        "Unexpected '}' — expected ':' (a map literal cannot mix keys with list elements)",
+    ),
+    (
+        "if (true) x = 1;",
+        1,
+        11,
+        "Unexpected 'x' — expected '{' (Deluge needs braces around every block)",
+    ),
+    (
+        "if (true) { } else x = 1;",
+        1,
+        20,
+        "Unexpected 'x' — expected '{' (Deluge needs braces around every block)",
+    ),
     ("x = 99999999999999999999;", 1, 5, "Number out of range"),
     ("1 + 2;", 1, 1, "Improper statement"),
     ("x = 1 +;", 1, 8, "Unexpected ';' — expected a value"),
     ("x = (1;", 1, 7, "Unexpected ';' — expected ')'"),
     ('m = {"a":1};\ninfo m.get("a")\ninfo 2;', 3, 1, "Unexpected 'info' — expected ';'"),
     ("x = 1; x = x.;", 1, 14, "Unexpected ';' — expected a method name after '.'"),
-    ("void workflow.x(Int a) { info a; }", 1, 6,
-     "Invalid function header: unknown category 'workflow'"),
+    (
+        "void workflow.x(Int a) { info a; }",
+        1,
+        6,
+        "Invalid function header: unknown category 'workflow'",
+    ),
     ("void standalone.x(Int a) { info x; }", 1, 33, "Variable 'x' is not defined"),
     ("x.y = 1;", 1, 3, "A method call needs parentheses: write .y()"),
 ]
@@ -633,9 +657,35 @@ def test_increment_operators_name_the_construct(op: str) -> None:
 
 
 def test_reserved_keywords_cannot_be_variables() -> None:
-    for word in ["bool", "collection", "else", "float", "for", "from", "if", "in", "int", "is",
-                 "list", "null", "permissions", "portal", "reload", "return", "string", "thisapp",
-                 "true", "void", "zoho", "try", "catch", "throw", "info", "break", "continue"]:
+    for word in [
+        "bool",
+        "collection",
+        "else",
+        "float",
+        "for",
+        "from",
+        "if",
+        "in",
+        "int",
+        "is",
+        "list",
+        "null",
+        "permissions",
+        "portal",
+        "reload",
+        "return",
+        "string",
+        "thisapp",
+        "true",
+        "void",
+        "zoho",
+        "try",
+        "catch",
+        "throw",
+        "info",
+        "break",
+        "continue",
+    ]:
         with pytest.raises(DelugeSyntaxError):
             compile_program(f"{word} = 1;", name="t")
 
@@ -668,3 +718,26 @@ def test_deep_nesting_is_syntax_error_not_crash() -> None:
         compile_program("x = " + "(" * 500 + "1" + ")" * 500 + ";", name="t")
     with pytest.raises(DelugeSyntaxError):
         compile_program("if (true) {" * 300 + "}" * 300, name="t")
+
+
+def test_wrong_argument_count_on_known_receiver_is_syntax_error() -> None:
+    # §8 general rules: a syntax error when the receiver type is known to the compiler
+    err = syntax_error('x = "abc".substring(1, 2, 3);')
+    assert (err.line, err.column) == (1, 11)
+    assert err.message == "'substring' takes 1 or 2 arguments but got 3"
+
+
+def test_wrong_argument_count_on_unknown_receiver_is_runtime_error() -> None:
+    res = run_src("x = y.substring(1, 2, 3);", y="abc")
+    assert res.error.kind == "runtime"
+    assert res.error.message == "'substring' takes 1 or 2 arguments but got 3"
+
+
+def test_builtin_forms_arity_are_syntax_errors() -> None:
+    assert syntax_error("x = ifnull(1);").message == (
+        "ifnull(value, fallback) takes 2 arguments but got 1"
+    )
+    assert (
+        syntax_error("x = if(true, 1);").message
+        == "if(condition, a, b) takes 3 arguments but got 2"
+    )

@@ -151,7 +151,9 @@ def test_net2_other_schemes_refused(listener: CountingListener, template: str) -
 
 
 def test_net4_uncaught_refusal_is_runtime_failure(listener: CountingListener) -> None:
-    result = execute(f'r = invokeurl [ url: "http://127.0.0.1:{listener.port}/" type: GET ];\nreturn r;')
+    result = execute(
+        f'r = invokeurl [ url: "http://127.0.0.1:{listener.port}/" type: GET ];\nreturn r;'
+    )
     assert result.status == "failure"
     assert result.error.kind == "runtime"
     assert result.error.message == "invokeurl: destination 127.0.0.1 is not allowed"
@@ -235,7 +237,7 @@ def _http_server(recorder: Recorder, redirect_to: str | None = None) -> Threadin
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
 
 
@@ -269,7 +271,9 @@ def test_net5_allow_listed_get_returns_map(web: tuple[ThreadingHTTPServer, Recor
     assert rec.requests[0]["headers"]["user-agent"].startswith("floodway/")
 
 
-def test_net5_allow_listed_post_sends_form_fields(web: tuple[ThreadingHTTPServer, Recorder]) -> None:
+def test_net5_allow_listed_post_sends_form_fields(
+    web: tuple[ThreadingHTTPServer, Recorder],
+) -> None:
     server, rec = web
     port = server.server_address[1]
     src = (
@@ -332,7 +336,7 @@ def test_net6_redirect_to_file_scheme_refused() -> None:
     try:
         src = (
             f'try {{ r = invokeurl [ url: "http://127.0.0.1:{first.server_address[1]}/" ]; }}'
-            '\ncatch (e) { return e; }\nreturn r;'
+            "\ncatch (e) { return e; }\nreturn r;"
         )
         result = execute(src, allow=_allow(first))
         assert type(result.value) is str

@@ -12,10 +12,8 @@ only through the ``Host`` protocol (host.py).
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-from collections import OrderedDict
 from collections.abc import Callable
-from threading import Lock
+from functools import lru_cache
 from typing import Any
 
 from .errors import (
@@ -47,30 +45,16 @@ __all__ = [
     "run",
 ]
 
-_CACHE_SIZE = 512
-_cache: OrderedDict[tuple[str, str], Program] = OrderedDict()  # in memory only (SB-6)
-_cache_lock = Lock()
+@lru_cache(maxsize=512)  # compiled code stays in memory only (security.md SB-6)
+def _compile_cached(source: str, name: str) -> Program:
+    from .compiler import compile_source
+
+    return compile_source(source, name)
 
 
 def compile_program(source: str, name: str = "main") -> Program:
-    """Compile a function file; compiled programs are cached by source hash and name."""
-    from .compiler import COMPILER_VERSION, compile_source
-
-    key = (
-        hashlib.sha256((COMPILER_VERSION + source).encode("utf-8", "surrogatepass")).hexdigest(),
-        name,
-    )
-    with _cache_lock:
-        prog = _cache.get(key)
-        if prog is not None:
-            _cache.move_to_end(key)
-            return prog
-    prog = compile_source(source, name)
-    with _cache_lock:
-        _cache[key] = prog
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return prog
+    """Compile a function file; compiled programs are cached by source and name."""
+    return _compile_cached(source, name)
 
 
 def run(

@@ -69,6 +69,16 @@ def check_source(source: str, name: str = "main") -> list[Diagnostic]:
                             f"zoho.{x.name} is a Zoho Creator variable and is null in floodway",
                         )
                     )
+    from .compiler import Compiler
+    from .registry import methods_of
+
+    for s in walk_statements(module.body):
+        for e in stmt_exprs(s):
+            for x in walk_expr(e):
+                if isinstance(x, n.MethodCall):
+                    tag = Compiler.known_receiver_type(x.receiver)
+                    if tag is not None and x.name.lower() not in methods_of(tag):
+                        out.append(Diagnostic(x.line, x.col, "error", f"'{x.name}' is not a function of {tag}"))
     if module.header is not None and module.header.return_type == "void":
         for s in walk_statements(module.body):
             if isinstance(s, n.Return) and s.value is not None:

@@ -381,7 +381,6 @@ class Parser:
 
     def parse_if(self) -> n.If:
         t = self.advance()
-        self.enter(t)
         branches = [(self.parse_paren_condition(), self.parse_block())]
         orelse = None
         while self.is_kw("else"):
@@ -392,7 +391,6 @@ class Parser:
             else:
                 orelse = self.parse_block()
                 break
-        self.leave()
         return n.If(t.line, t.col, branches, orelse)
 
     def parse_for(self) -> n.ForEach:
@@ -411,16 +409,13 @@ class Parser:
             raise self.error(f"'{var.value}' is a reserved keyword", var)
         self.expect_kw("in")
         iterable = self.parse_expr()
-        self.enter(t)
         self.loop_depth += 1
         body = self.parse_block()
         self.loop_depth -= 1
-        self.leave()
         return n.ForEach(t.line, t.col, var.value, iterable, body, index)
 
     def parse_try(self) -> n.TryCatch:
         t = self.advance()
-        self.enter(t)
         body = self.parse_block()
         self.expect_kw("catch")
         self.expect_op("(")
@@ -429,7 +424,6 @@ class Parser:
             raise self.error(f"'{var.value}' is a reserved keyword", var)
         self.expect_op(")")
         handler = self.parse_block()
-        self.leave()
         return n.TryCatch(t.line, t.col, body, var.value, handler)
 
     def parse_task_block(self) -> n.TaskBlock:
@@ -485,13 +479,18 @@ class Parser:
     def parse_expr(self) -> n.Expr:
         start = self.tok
         self.enter(start)
-        operands: list[n.Expr] = [self.parse_operand()]
+        first, first_depth = self.parse_operand()
+        operands: list[n.Expr] = [first]
+        depths: list[int] = [first_depth]  # tree height of each operand: a chain nests too
         ops: list[Token] = []
 
         def reduce() -> None:
             op = ops.pop()
-            right = operands.pop()
-            left = operands.pop()
+            right, left = operands.pop(), operands.pop()
+            height = max(depths.pop(), depths.pop()) + 1
+            if self.depth + height > self.max_nesting:
+                raise self.error(f"Nesting exceeds the limit of {self.max_nesting} levels", op)
+            depths.append(height)
             if op.value in ("&&", "||"):
                 operands.append(n.Logical(op.line, op.col, op.value, left, right))
             else:
@@ -503,7 +502,9 @@ class Parser:
             while ops and PRECEDENCE[ops[-1].value] >= prec:
                 reduce()
             ops.append(op)
-            operands.append(self.parse_operand())
+            operand, height = self.parse_operand()
+            operands.append(operand)
+            depths.append(height)
         while ops:
             reduce()
         if self.tok.kind is T.OP and self.tok.value in ("&", "|"):
@@ -513,13 +514,17 @@ class Parser:
         self.leave()
         return operands[0]
 
-    def parse_operand(self) -> n.Expr:
+    def parse_operand(self) -> tuple[n.Expr, int]:
+        """One operand with its prefix operators and method chain, and its tree height."""
         prefixes: list[Token] = []
         while self.tok.kind is T.OP and self.tok.value in ("-", "+", "!"):
             prefixes.append(self.advance())
+            if self.depth + len(prefixes) > self.max_nesting:
+                raise self.error(f"Nesting exceeds the limit of {self.max_nesting} levels")
         if self.tok.kind is T.OP and self.tok.value in ("++", "--"):
             raise self.error(f"'{self.tok.value}' does not exist in Deluge")
         expr = self.parse_primary(negated=bool(prefixes) and prefixes[-1].value == "-")
+        height = len(prefixes)
         while self.is_op("."):
             dot = self.advance()
             name = self.tok
@@ -528,9 +533,10 @@ class Parser:
             self.advance()
             if not self.is_op("("):
                 raise self.error(f"A method call needs parentheses: write .{name.value}()", name)
-            self.enter(dot)
+            height += 1  # each call of a chain is one level
+            if self.depth + height > self.max_nesting:
+                raise self.error(f"Nesting exceeds the limit of {self.max_nesting} levels", dot)
             args = self.parse_args()
-            self.leave()
             expr = n.MethodCall(name.line, name.col, expr, name.value, args)
         for p in reversed(prefixes):
             if (
@@ -546,7 +552,7 @@ class Parser:
                 expr = n.Unary(p.line, p.col, p.value, expr)
         if isinstance(expr, n.Literal) and type(expr.value) is int and expr.value > NUMBER_MAX:
             raise self.lexer.error("Number out of range", expr.line, expr.col)
-        return expr
+        return expr, height
 
     def parse_args(self) -> list[n.Expr]:
         self.expect_op("(")
@@ -751,6 +757,8 @@ class Parser:
     def parse_zoho(self, t: Token) -> n.Expr:
         parts: list[Token] = []
         while self.is_op(".") and self.peek().kind is T.IDENT:
+            if len(parts) == 1 and parts[0].value.lower() in SYSTEM_VARIABLES:
+                break  # zoho.currentdate.toString(...): a method call on the system variable
             self.advance()
             parts.append(self.advance())
         if not parts:

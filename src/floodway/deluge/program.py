@@ -12,6 +12,7 @@ class Program:
     category: str
     return_type: str | None  # None: bare script, value returned unconverted
     params: list[tuple[str, str]]  # (name, canonical type) from the header
+    param_positions: list[tuple[int, int]]  # (line, column) of each declared parameter
     implicit_args: list[str]  # bare scripts: names read but never assigned
     arg_names: list[str]  # positional parameters of the generated function
     code: CodeType = field(repr=False)

@@ -27,9 +27,17 @@ from types import CodeType, FunctionType, TracebackType
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+# Everything the runtime may reach is imported now: loading a module while a script runs would
+# trip the audit-hook tripwire (tripwire.py).
 from . import builtins as _builtins  # noqa: F401  (registers every built-in)
+from . import datetimes as _datetimes  # noqa: F401
+from . import jsonparse as _jsonparse  # noqa: F401
 from . import operators as ops
-from . import registry
+from . import registry, tasks
+from .builtins import conversions as _conversions  # noqa: F401
+from .builtins import crypto as _crypto  # noqa: F401
+from .builtins import dates as _dates  # noqa: F401
+from .builtins import lists as _lists  # noqa: F401
 from .context import CURRENT
 from .errors import (
     DelugeError,
@@ -40,6 +48,8 @@ from .errors import (
 from .host import ClientAction, Host
 from .limits import Limits
 from .program import Program
+from .tripwire import ARMED, DisarmingHost
+from .tripwire import install as _install_tripwire
 from .values import (
     COLLECTION,
     NUMBER_MAX,
@@ -57,6 +67,7 @@ from .values import (
 )
 
 registry.freeze()
+_install_tripwire()
 log = logging.getLogger("floodway.deluge")
 
 GRANT: Final = 1024
@@ -128,7 +139,7 @@ class Execution:
         month_first: bool = True,
         on_info: Callable[[str], None] | None = None,
     ) -> None:
-        self.host = host
+        self.host: Host = DisarmingHost(host)  # type: ignore[assignment]
         self.limits = limits or Limits()
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz  # type: ignore[assignment]
         self.month_first = month_first
@@ -364,8 +375,6 @@ class Execution:
             if n < b.min_args or (b.max_args is not None and n > b.max_args):
                 raise DelugeRuntimeError(b.arity_error(n))
             return b.fn(self, *args)
-        from . import tasks
-
         legacy = tasks.LEGACY_FUNCTIONS.get(name)
         if legacy is not None:
             return legacy(self, *args)
@@ -504,8 +513,6 @@ class Execution:
         return b.fn(self, *args)
 
     def _task(self, task: str, *kv: Any) -> Any:
-        from . import tasks
-
         params = {kv[i]: kv[i + 1] for i in range(0, len(kv), 2)}
         return tasks.TASK_BLOCKS[task](self, params)
 
@@ -555,8 +562,11 @@ class Execution:
         if prog.return_type is None:
             return [args.get(name, ...) for name in prog.implicit_args]
         out = []
-        for name, t in prog.params:
-            out.append(convert_argument(args.get(name), t, name, self))
+        for (name, t), (line, col) in zip(prog.params, prog.param_positions):
+            try:
+                out.append(convert_argument(args.get(name), t, name, self))
+            except DelugeError as exc:
+                raise exc.at(line, col) from None
         return out
 
     def _dispatcher(self, name: str, arity: int) -> Callable[..., Any]:
@@ -621,19 +631,14 @@ class Execution:
         """Run ``prog`` with named arguments; never raises for anything a script does."""
         self.root = prog
         token = CURRENT.set(self)
+        armed = ARMED.set(True)
         start = time.perf_counter()
         self.deadline = time.monotonic() + self.limits.time_s
         try:
             values = self.bind_named(prog, args or {})
             self.depth = 1
             value = self.invoke(prog, values)
-            checked_value(value)
-            if value is not None and type(value) not in (int, float, bool):
-                size = len(to_json_text(value)) if type(value) is not str else len(value)
-                if size > self.limits.return_bytes:
-                    raise DelugeLimitError(
-                        f"Return value exceeds {self.limits.return_bytes // (1024 * 1024)} MB"
-                    )
+            self.check_return_size(value)
             status, error = "success", None
         except DelugeError as exc:
             value, status, error = None, "failure", self.locate(exc, prog)
@@ -649,11 +654,24 @@ class Execution:
             line, col = self._where(exc.__traceback__)
             value, status, error = None, "failure", err.at(line, col)
         finally:
+            ARMED.reset(armed)
             CURRENT.reset(token)
         duration = (time.perf_counter() - start) * 1000
         return Result(
             status, value, self.info, error, self.statements, duration, self.client_actions
         )
+
+    def check_return_size(self, value: Any) -> None:
+        """The return value's text must fit the limit (its location: the function's start)."""
+        if value is None or type(value) in (int, float, bool):
+            return
+        try:
+            size = len(value) if type(value) is str else len(to_json_text(value))
+        except DelugeError as exc:
+            raise exc.at(1, 1) from None
+        if size > self.limits.return_bytes:
+            mb = f"{self.limits.return_bytes / (1024 * 1024):g}"
+            raise DelugeLimitError(f"Return value exceeds {mb} MB", 1, 1)
 
     def _where(self, tb: TracebackType | None) -> tuple[int | None, int | None]:
         frames = _deluge_frames(tb)

@@ -11,6 +11,7 @@ import email.message
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 from .errors import DelugeRuntimeError
@@ -380,14 +381,9 @@ def open_url(
     ctx.host.open_url(action)
 
 
-TASK_BLOCKS: Final[Mapping[str, Callable[[Execution, Mapping[str, Any]], Any]]] = {
-    "invokeurl": invokeurl,
-    "sendmail": sendmail,
-    "invokeapi": invokeapi,
-}
-LEGACY_FUNCTIONS: Final[Mapping[str, Callable[..., Any]]] = {
-    "geturl": get_url,
-    "posturl": post_url,
-    "invokeurl": invoke_url_function,
-    "openurl": open_url,
-}
+TASK_BLOCKS: Final[Mapping[str, Callable[[Execution, Mapping[str, Any]], Any]]] = MappingProxyType(
+    {"invokeurl": invokeurl, "sendmail": sendmail, "invokeapi": invokeapi}
+)
+LEGACY_FUNCTIONS: Final[Mapping[str, Callable[..., Any]]] = MappingProxyType(
+    {"geturl": get_url, "posturl": post_url, "invokeurl": invoke_url_function, "openurl": open_url}
+)

@@ -58,8 +58,9 @@ def _walk(tree: ast.AST) -> list[ast.AST]:
     while stack:
         node = stack.pop()
         out.append(node)
+        fields = vars(node)
         for name in children.get(type(node), ()):
-            value = getattr(node, name)
+            value = fields.get(name)
             if type(value) is list:
                 stack.extend(value)
             elif value is not None:
