@@ -228,8 +228,20 @@ WORKLOADS: list[tuple[str, str, dict[str, Any] | None, Callable[[], Any], float]
     ("1 counted loop, 1,000,000 iterations", COUNTED_LOOP, None, py_counted_loop, 3.0),
     ("2 text built by 100,000 appends", TEXT_APPENDS, None, py_text_appends, 3.0),
     ("3 map of 100,000 entries filled and read", MAP_FILL_READ, None, py_map_fill_read, 3.0),
-    ("4 split, trim, upper-case 100,000 texts", SPLIT_TRIM_UPPER, {"csv": SHORT_TEXTS}, lambda: py_split_trim_upper(SHORT_TEXTS), 5.0),
-    ("5 toMap() + toString() of 1 MB JSON", JSON_ROUND_TRIP, {"payload": PAYLOAD}, lambda: py_json_round_trip(PAYLOAD), 5.0),
+    (
+        "4 split, trim, upper-case 100,000 texts",
+        SPLIT_TRIM_UPPER,
+        {"csv": SHORT_TEXTS},
+        lambda: py_split_trim_upper(SHORT_TEXTS),
+        5.0,
+    ),
+    (
+        "5 toMap() + toString() of 1 MB JSON",
+        JSON_ROUND_TRIP,
+        {"payload": PAYLOAD},
+        lambda: py_json_round_trip(PAYLOAD),
+        5.0,
+    ),
 ]
 
 
@@ -243,10 +255,14 @@ def main() -> None:
             raise SystemExit(f"{name}: results differ: {d_value!r} vs {p_value!r}")
         ratio = d_time / p_time
         ok = ok and ratio <= must
-        print(f"{name:<44} {d_time * 1000:>12.1f} {p_time * 1000:>10.1f} {ratio:>6.2f} {must:>5.1f}")
+        print(
+            f"{name:<44} {d_time * 1000:>12.1f} {p_time * 1000:>10.1f} {ratio:>6.2f} {must:>5.1f}"
+        )
     source = long_script()
     t, _ = median_time(lambda: compile_source(source, "big"))
-    print(f"{'6 parse + compile of a 2,000-line script':<44} {t * 1000:>12.1f} {'':>10} {'':>6} {'100ms':>5}")
+    print(
+        f"{'6 parse + compile of a 2,000-line script':<44} {t * 1000:>12.1f} {'':>10} {'':>6} {'100ms':>5}"
+    )
     ok = ok and t < 0.1
     print("all must figures met" if ok else "SOME MUST FIGURES MISSED")
 

@@ -20,7 +20,9 @@ FIXED_NOW = dt.datetime(2026, 2, 5, 14, 3, 9, tzinfo=dt.UTC)
 class FakeContext:
     """Just enough of an execution for built-ins: UTC org, fixed clock, generous limits."""
 
-    def __init__(self, tz: str = "UTC", month_first: bool = True, limits: Limits | None = None) -> None:
+    def __init__(
+        self, tz: str = "UTC", month_first: bool = True, limits: Limits | None = None
+    ) -> None:
         self.host: Any = None
         self.limits = limits or Limits()
         self.tz = ZoneInfo(tz)

@@ -45,6 +45,7 @@ __all__ = [
     "run",
 ]
 
+
 @lru_cache(maxsize=512)  # compiled code stays in memory only (security.md SB-6)
 def _compile_cached(source: str, name: str) -> Program:
     from .compiler import compile_source

@@ -78,7 +78,11 @@ def check_source(source: str, name: str = "main") -> list[Diagnostic]:
                 if isinstance(x, n.MethodCall):
                     tag = Compiler.known_receiver_type(x.receiver)
                     if tag is not None and x.name.lower() not in methods_of(tag):
-                        out.append(Diagnostic(x.line, x.col, "error", f"'{x.name}' is not a function of {tag}"))
+                        out.append(
+                            Diagnostic(
+                                x.line, x.col, "error", f"'{x.name}' is not a function of {tag}"
+                            )
+                        )
     if module.header is not None and module.header.return_type == "void":
         for s in walk_statements(module.body):
             if isinstance(s, n.Return) and s.value is not None:

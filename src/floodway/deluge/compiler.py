@@ -94,7 +94,7 @@ class Compiler:
 
     @staticmethod
     def const(loc: _Loc, value: Any) -> ast.Constant:
-        return ast.Constant(value, **loc.kw)
+        return ast.Constant(value=value, **loc.kw)
 
     @staticmethod
     def var(loc: _Loc, name: str, store: bool = False) -> ast.Name:

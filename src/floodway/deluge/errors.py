@@ -26,7 +26,12 @@ class DelugeError(Exception):
         return self
 
     def to_json(self) -> dict[str, object]:
-        return {"kind": self.kind, "message": self.message, "line": self.line, "column": self.column}
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+        }
 
     def __str__(self) -> str:
         if self.line is None:
@@ -61,7 +66,9 @@ class DelugeSyntaxError(DelugeError):
         """The offending source line with a caret under the column."""
         if not self.source_line:
             return ""
-        prefix = "".join("\t" if ch == "\t" else " " for ch in self.source_line[: (self.column or 1) - 1])
+        prefix = "".join(
+            "\t" if ch == "\t" else " " for ch in self.source_line[: (self.column or 1) - 1]
+        )
         return f"{self.source_line}\n{prefix}^"
 
 

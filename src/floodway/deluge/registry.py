@@ -73,7 +73,9 @@ def _arity(fn: Callable[..., Any], skip: int) -> tuple[int, int | None]:
     return lo, hi
 
 
-def method(types: str | tuple[str, ...], *names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def method(
+    types: str | tuple[str, ...], *names: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(ctx, receiver, *args)`` as method ``names`` of the given Deluge types.
 
     The first name is the canonical spelling; all names are matched case-insensitively.

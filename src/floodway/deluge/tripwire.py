@@ -14,7 +14,9 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-ARMED: Final[contextvars.ContextVar[bool]] = contextvars.ContextVar("floodway_tripwire", default=False)
+ARMED: Final[contextvars.ContextVar[bool]] = contextvars.ContextVar(
+    "floodway_tripwire", default=False
+)
 WATCHED_PREFIXES: Final = (
     "subprocess.", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.fork", "os.kill",
     "socket.", "ctypes.", "exec", "compile", "sys.setrecursionlimit",
@@ -60,7 +62,7 @@ class DisarmingHost:
         return disarmed(self._inner.admin_user)
 
     def is_sender_allowed(self, address: str) -> bool:
-        return disarmed(self._inner.is_sender_allowed, address)
+        return bool(disarmed(self._inner.is_sender_allowed, address))
 
     def crm_task(self, task: str, args: list[Any]) -> Any:
         return disarmed(self._inner.crm_task, task, args)

@@ -83,7 +83,7 @@ def validate(tree: ast.Module, helpers: frozenset[str]) -> None:
             if type(node.ctx) is ast.Store and not node.id.startswith(("v_", "t_")):  # type: ignore[attr-defined]
                 raise GeneratedCodeRejected(f"store to {node.id!r}")  # type: ignore[attr-defined]
             continue
-        if t is ast.Constant:
+        if isinstance(node, ast.Constant):
             if type(node.value) not in _CONSTANT_TYPES:
                 raise GeneratedCodeRejected("constant of a foreign type")
         elif isinstance(node, ast.Call):

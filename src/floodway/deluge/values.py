@@ -36,7 +36,20 @@ COLLECTION: Final = "COLLECTION"
 DATETIME: Final = "DATE-TIME"
 FILE: Final = "FILE"
 
-MONTHS_SHORT: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS_SHORT: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
 
 
 class DelugeList(list[Any]):
