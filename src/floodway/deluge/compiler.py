@@ -94,7 +94,8 @@ class Compiler:
 
     @staticmethod
     def const(loc: _Loc, value: Any) -> ast.Constant:
-        return ast.Constant(value=value, **loc.kw)
+        line, col = loc.line, loc.col
+        return ast.Constant(value, lineno=line, end_lineno=line, col_offset=col, end_col_offset=col)
 
     @staticmethod
     def var(loc: _Loc, name: str, store: bool = False) -> ast.Name:
