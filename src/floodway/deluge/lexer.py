@@ -65,6 +65,7 @@ _MASTER = re.compile(
 # Token shapes are plain character classes; `re` only speeds up scanning them.
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WS = re.compile(r"[ \t\r\n\u00a0\ufeff\f\v]*")
+_TEXT_STOP = {q: re.compile("[\\\\" + q + "]") for q in "\"'"}
 _SIMPLE_ESCAPES = {
     '"': '"',
     "'": "'",
@@ -221,36 +222,33 @@ class Lexer:
         return Token(T.INT, digits, line, col, newline)
 
     def _text(self, quote: str, line: int, col: int) -> str:
-        src, n = self.src, len(self.src)
+        src = self.src
         self._advance()  # opening quote
+        stop = _TEXT_STOP[quote]
         parts: list[str] = []
-        chunk_start = self.pos
         while True:
-            if self.pos >= n:
+            m = stop.search(src, self.pos)
+            if m is None:
                 raise self.error("Unterminated text literal", line, col)
-            ch = src[self.pos]
-            if ch == quote:
-                parts.append(src[chunk_start : self.pos])
-                self._advance()
+            end = m.start()
+            parts.append(src[self.pos : end])
+            self._skip_to(end)
+            if src[end] == quote:
+                self._skip_to(end + 1)
                 return "".join(parts)
-            if ch == "\\" and self.pos + 1 < n:
-                parts.append(src[chunk_start : self.pos])
-                nxt = src[self.pos + 1]
-                if nxt in _SIMPLE_ESCAPES:
-                    parts.append(_SIMPLE_ESCAPES[nxt])
-                    self._advance(2)
-                elif (
-                    nxt == "u" and self.pos + 6 <= n and _is_hex4(src[self.pos + 2 : self.pos + 6])
-                ):
-                    parts.append(chr(int(src[self.pos + 2 : self.pos + 6], 16)))
-                    self._advance(6)
-                else:
-                    # D-19: an unknown escape keeps the backslash, so "\d+" stays a regex.
-                    parts.append("\\" + nxt)
-                    self._advance(2)
-                chunk_start = self.pos
-                continue
-            self._advance()
+            nxt = src[end + 1] if end + 1 < len(src) else ""
+            if not nxt:
+                raise self.error("Unterminated text literal", line, col)
+            if nxt in _SIMPLE_ESCAPES:
+                parts.append(_SIMPLE_ESCAPES[nxt])
+                self._skip_to(end + 2)
+            elif nxt == "u" and _is_hex4(src[end + 2 : end + 6]):
+                parts.append(chr(int(src[end + 2 : end + 6], 16)))
+                self._skip_to(end + 6)
+            else:
+                # D-19: an unknown escape keeps the backslash, so "\d+" stays a regex.
+                parts.append("\\" + nxt)
+                self._skip_to(end + 2)
 
 
 def _is_hex4(s: str) -> bool:

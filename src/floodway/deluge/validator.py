@@ -70,19 +70,31 @@ def _walk(tree: ast.AST) -> list[ast.AST]:
 
 def validate(tree: ast.Module, helpers: frozenset[str]) -> None:
     names_ok: dict[str, bool] = {}
-    for node in _walk(tree):
-        if type(node) not in _ADMITTED_TYPES:
-            raise GeneratedCodeRejected(f"node {type(node).__name__} is not admitted")
+    stack: list[ast.AST] = [tree]
+    children = _CHILDREN
+    while stack:
+        node = stack.pop()
         t = type(node)
-        if t is ast.Name:
-            ok = names_ok.get(node.id)  # type: ignore[attr-defined]
+        if t is ast.Name:  # the most common node: checked inline, its context included
+            fields = vars(node)
+            name, ctx = fields["id"], type(fields["ctx"])
+            ok = names_ok.get(name)
             if ok is None:
-                ok = names_ok[node.id] = _name_ok(node.id, helpers)  # type: ignore[attr-defined]
+                ok = names_ok[name] = _name_ok(name, helpers)
             if not ok:
-                raise GeneratedCodeRejected(f"name {node.id!r} is not admitted")  # type: ignore[attr-defined]
-            if type(node.ctx) is ast.Store and not node.id.startswith(("v_", "t_")):  # type: ignore[attr-defined]
-                raise GeneratedCodeRejected(f"store to {node.id!r}")  # type: ignore[attr-defined]
+                raise GeneratedCodeRejected(f"name {name!r} is not admitted")
+            if ctx is not ast.Load and (ctx is not ast.Store or not name.startswith(("v_", "t_"))):
+                raise GeneratedCodeRejected(f"store to {name!r}")
             continue
+        if t not in _ADMITTED_TYPES:
+            raise GeneratedCodeRejected(f"node {t.__name__} is not admitted")
+        fields = vars(node)
+        for field in children.get(t, ()):
+            value = fields.get(field)
+            if type(value) is list:
+                stack.extend(value)
+            elif value is not None:
+                stack.append(value)
         if isinstance(node, ast.Constant):
             if type(node.value) not in _CONSTANT_TYPES:
                 raise GeneratedCodeRejected("constant of a foreign type")
