@@ -104,12 +104,12 @@ def run_command(
             if exc.excerpt:
                 typer.echo(exc.excerpt, err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    host = StandaloneHost(folder=file.resolve().parent, settings=settings)
     limits = Limits(
         statements=5_000 if settings.compat_statement_limit else settings.statement_limit,
         time_s=settings.time_limit_s,
         memory_bytes=settings.memory_limit_mb * 1024 * 1024,
     )
+    host = StandaloneHost(folder=file.resolve().parent, settings=settings, limits=limits)
 
     def stream(line: str) -> None:
         typer.echo(line)
@@ -316,7 +316,15 @@ def main() -> None:
     logging.basicConfig(
         stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    app()
+    try:
+        app()
+    except Exception as exc:  # never a traceback for the user; details at debug level
+        import secrets
+
+        ref = secrets.token_hex(3)
+        logging.getLogger("floodway").debug("internal error %s", ref, exc_info=exc)
+        typer.echo(f"floodway: internal error (reference {ref})", err=True)
+        raise SystemExit(EXIT_FAILURE) from None
 
 
 if __name__ == "__main__":

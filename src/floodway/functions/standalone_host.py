@@ -14,6 +14,7 @@ from ..deluge import (
     DelugeSyntaxError,
     HttpRequest,
     HttpResponse,
+    Limits,
     Mail,
     Program,
     User,
@@ -38,6 +39,23 @@ def outbound_client(allow: list[str]) -> OutboundClient:
     return client
 
 
+class DailyQuota:
+    """A per-day counter (UTC days); the platform keeps these in the database per org."""
+
+    def __init__(self, limit: int, what: str) -> None:
+        self.limit, self.what = limit, what
+        self.day: dt.date | None = None
+        self.used = 0
+
+    def take(self, now: dt.datetime) -> None:
+        today = now.astimezone(dt.UTC).date()
+        if today != self.day:
+            self.day, self.used = today, 0
+        if self.used >= self.limit:
+            raise DelugeRuntimeError(f"{self.what} limit of {self.limit} per day reached")
+        self.used += 1
+
+
 class StandaloneHost:
     def __init__(
         self,
@@ -45,6 +63,7 @@ class StandaloneHost:
         settings: Settings,
         crm: MemoryCrm | None = None,
         client: OutboundClient | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.folder = folder
         self.settings = settings
@@ -54,6 +73,9 @@ class StandaloneHost:
         self.outbox: list[Mail] = []
         self.actions: list[ClientAction] = []
         self.http_log: list[dict[str, Any]] = []
+        limits = limits or Limits()
+        self.outbound_quota = DailyQuota(limits.invokeurl_daily, "invokeurl")
+        self.mail_quota = DailyQuota(limits.sendmail_daily, "sendmail")
 
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
@@ -73,6 +95,7 @@ class StandaloneHost:
     def http(self, request: HttpRequest) -> HttpResponse:
         if request.connection is not None:
             raise DelugeRuntimeError(f"Connection '{request.connection}' does not exist")
+        self.outbound_quota.take(self.now())
         headers = list(request.headers)
         if request.content_type:
             headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
@@ -109,6 +132,7 @@ class StandaloneHost:
         return HttpResponse(resp.status, resp.headers, resp.body, resp.url)
 
     def send_mail(self, mail: Mail) -> None:
+        self.mail_quota.take(self.now())
         self.outbox.append(mail)
 
     def resolve_function(self, api_name: str) -> Program | None:
