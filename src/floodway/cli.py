@@ -104,9 +104,14 @@ def run_command(
             if exc.excerpt:
                 typer.echo(exc.excerpt, err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    # D-26: validation functions run inside a save (10 s), schedules may run 15 minutes.
+    time_s = {
+        "validation": settings.validation_time_limit_s,
+        "schedule": settings.schedule_time_limit_s,
+    }.get(program.category, settings.time_limit_s)
     limits = Limits(
         statements=5_000 if settings.compat_statement_limit else settings.statement_limit,
-        time_s=settings.time_limit_s,
+        time_s=time_s,
         memory_bytes=settings.memory_limit_mb * 1024 * 1024,
     )
     host = StandaloneHost(folder=file.resolve().parent, settings=settings, limits=limits)
@@ -115,7 +120,13 @@ def run_command(
         typer.echo(line)
 
     result = run_program(
-        program, values, host, limits, tz=settings.time_zone, on_info=None if as_json else stream
+        program,
+        values,
+        host,
+        limits,
+        tz=settings.time_zone,
+        month_first=settings.month_first,
+        on_info=None if as_json else stream,
     )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOODWAY_", extra="ignore")
 
     data: Path | None = None
-    invokeurl_allow: list[str] = Field(default_factory=list)
+    # Comma-separated in the environment (host, host:port or CIDR), not JSON.
+    invokeurl_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     time_zone: str = "UTC"
+    month_first: bool = True  # input order of ambiguous numeric dates: 01-02-2026 is 2 January
+    validation_time_limit_s: float = 10.0
+    schedule_time_limit_s: float = 900.0
     statement_limit: int = 200_000
     compat_statement_limit: bool = False
     time_limit_s: float = 60.0

@@ -355,7 +355,7 @@ class Compiler:
             args: list[ast.expr] = []
             for p in names:
                 args += [self.const(loc, p), self.var(loc, p)]
-            return self.call(loc, "rt_map", args)
+            return self.call(loc, "rt_input", args)
         if isinstance(e, n.DateLiteral):
             return self.call(loc, "rt_date", [self.const(loc, e.text)])
         if isinstance(e, n.ListLiteral):

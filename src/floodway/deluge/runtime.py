@@ -48,7 +48,7 @@ from .errors import (
 from .host import ClientAction, Host
 from .limits import Limits
 from .program import Program
-from .tripwire import ARMED, DisarmingHost
+from .tripwire import ARMED, DisarmingHost, TripwireError
 from .tripwire import install as _install_tripwire
 from .values import (
     COLLECTION,
@@ -75,7 +75,7 @@ HELPER_NAMES: Final = frozenset(
     """rt_tick rt_each rt_each_index rt_add rt_sub rt_mul rt_div rt_mod rt_neg rt_pos rt_not
     rt_eq rt_ne rt_lt rt_le rt_gt rt_ge rt_cond rt_ovf rt_cat rt_call rt_fn rt_list rt_map
     rt_coll rt_newmap rt_newlist rt_typedlist rt_date rt_sys rt_now rt_today rt_info rt_throw
-    rt_caught rt_crm rt_enc rt_unsupported rt_callfn rt_task rt_req rt_isnull rt_istr
+    rt_caught rt_crm rt_enc rt_unsupported rt_callfn rt_task rt_req rt_isnull rt_istr rt_input
     rt_RuntimeError""".split()
 )
 INFO_TRUNCATED: Final = "[info output truncated]"
@@ -314,6 +314,7 @@ class Execution:
             "rt_req": _required,
             "rt_isnull": _isnull,
             "rt_istr": _int_text,
+            "rt_input": self._input,
             "rt_RuntimeError": DelugeRuntimeError,
         }
         assert set(g) - {"__builtins__"} == HELPER_NAMES
@@ -393,6 +394,14 @@ class Execution:
             if type(k) in (DelugeList, DelugeMap, Collection):
                 raise DelugeRuntimeError(f"A {type_name(k)} cannot be a map key")
             m[k] = kv[i + 1]
+        return m
+
+    def _input(self, *kv: Any) -> DelugeMap:
+        """``input``: the arguments as a new MAP; implicit arguments not given are left out."""
+        m = DelugeMap()
+        for i in range(0, len(kv), 2):
+            if kv[i + 1] is not Ellipsis:
+                m[kv[i]] = kv[i + 1]
         return m
 
     def _newmap(self, *args: Any) -> DelugeMap:
@@ -642,7 +651,7 @@ class Execution:
             status, error = "success", None
         except DelugeError as exc:
             value, status, error = None, "failure", self.locate(exc, prog)
-        except Exception as exc:  # a floodway bug: never show Python details to the user
+        except (Exception, TripwireError) as exc:  # a floodway bug or a tripped wire
             ref = secrets.token_hex(3)
             log.error(
                 "internal error %s in %s:\n%s",

@@ -25,12 +25,29 @@ log = logging.getLogger("floodway.security")
 _T = TypeVar("_T")
 
 
-class TripwireError(Exception):
-    """An audited operation happened while Deluge code was running."""
+class TripwireError(BaseException):
+    """An audited operation happened while Deluge code was running.
+
+    A BaseException so that no ``except Exception`` in a built-in can swallow it; the runtime
+    turns it into an internal error of the execution.
+    """
+
+
+def _importing() -> bool:
+    """Whether the import system is on the stack: modules loaded lazily by built-ins (time zone
+    data, codecs) execute and compile their code, which is not a script escaping."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     if ARMED.get() and event.startswith(WATCHED_PREFIXES):
+        if event in ("exec", "compile") and _importing():
+            return
         ARMED.set(False)  # the log call below must not trip the wire again
         log.error("security tripwire: audit event %s while Deluge code was running", event)
         raise TripwireError(f"audit event {event}")
