@@ -68,6 +68,19 @@ class _Loc:
         return node
 
 
+def mark_charged_ahead(stmts: list[ast.stmt], ahead: int) -> None:
+    """Record in the end column how many statements were charged ahead of this one.
+
+    A loop iteration pays for the simple statements opening its body before they run. If one of
+    them fails, the runtime reads this mark from the failing instruction's position and gives
+    back the statements that never ran, so counts stay exact (runtime.Execution.refund).
+    """
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.stmt | ast.expr):
+                node.end_col_offset = node.col_offset + 1 + ahead
+
+
 class Compiler:
     def __init__(self, module: n.Module, facts: Facts) -> None:
         self.module = module
@@ -196,7 +209,11 @@ class Compiler:
         for i, s in enumerate(stmts):
             if top:
                 self.top_index = i
-            out.extend(self.stmt(s, ticked=i < precharged))
+            compiled = self.stmt(s, ticked=i < precharged)
+            ahead = precharged - 1 - i  # statements of the group charged before this one ran
+            if ahead > 0:
+                mark_charged_ahead(compiled, ahead)
+            out.extend(compiled)
         if not out:
             out.append(ast.Pass(lineno=1, col_offset=0, end_lineno=1, end_col_offset=0))
         return out

@@ -153,6 +153,7 @@ class Execution:
         self.charged = 0
         self.next_walk = MEMORY_WALK_EVERY
         self.granted = 0
+        self.refunded = 0
         self.deadline = time.monotonic() + self.limits.time_s
         self._chunk: Iterator[bool] = repeat(True, 0)
         self._chain = chain.from_iterable(self._grants())
@@ -237,7 +238,21 @@ class Execution:
 
     @property
     def statements(self) -> int:
-        return self.granted - length_hint(self._chunk)
+        return self.granted - length_hint(self._chunk) - self.refunded
+
+    def refund(self, tb: TracebackType | None) -> None:
+        """Give back statements charged ahead in loop iterations that an error cut short."""
+        for code, lasti in _deluge_frames(tb):
+            positions = list(code.co_positions())
+            idx = lasti // 2
+            if 0 <= idx < len(positions):
+                _line, _eline, col, ecol = positions[idx]
+                if col is not None and ecol is not None and ecol > col:
+                    self.refunded += ecol - col - 1
+
+    def _caught(self, exc: DelugeRuntimeError) -> str:
+        self.refund(exc.__traceback__)
+        return exc.message
 
     def _each(self, x: Any, cost: int) -> Iterator[Any]:
         t = type(x)
@@ -305,7 +320,7 @@ class Execution:
             "rt_today": self._today,
             "rt_info": self._info,
             "rt_throw": _throw,
-            "rt_caught": _caught,
+            "rt_caught": self._caught,
             "rt_crm": self._crm,
             "rt_enc": self._enc,
             "rt_unsupported": _unsupported,
@@ -650,6 +665,8 @@ class Execution:
             self.check_return_size(value)
             status, error = "success", None
         except DelugeError as exc:
+            if not isinstance(exc, DelugeLimitError):
+                self.refund(exc.__traceback__)
             value, status, error = None, "failure", self.locate(exc, prog)
         except (Exception, TripwireError) as exc:  # a floodway bug or a tripped wire
             ref = secrets.token_hex(3)
@@ -735,10 +752,6 @@ def _overflow() -> Any:
 
 def _throw(value: Any) -> None:
     raise DelugeRuntimeError(text_form(value))
-
-
-def _caught(exc: DelugeRuntimeError) -> str:
-    return exc.message
 
 
 def _unsupported(path: str, *args: Any) -> None:
