@@ -18,6 +18,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOODWAY_", extra="ignore")
 
     data: Path | None = None
+    database_url: str | None = None  # PostgreSQL for production; default SQLite in the data dir
+    public_url: str | None = None  # base URL clients see (OAuth api_domain); default: the request's
+    secret_key: str | None = None  # 64 hex characters; default: <data>/secret.key, created 0600
+    rate_limit_per_s: float = 20.0  # per token / API key; 0 switches the limit off
+    rate_limit_burst: int = 100
+    strict_fields_param: bool = False
+    strict_pagination: bool = False
     # Comma-separated in the environment (host, host:port or CIDR), not JSON.
     invokeurl_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     time_zone: str = "UTC"

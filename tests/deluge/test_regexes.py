@@ -135,7 +135,7 @@ def test_catastrophic_backtracking_is_stopped(rctx: Any) -> None:
     start = time.monotonic()
     with pytest.raises(DelugeLimitError, match=r"^Regular expression exceeded 1 second$"):
         regex_sub(rctx, "(x+x+)+y", "", "x" * 5000, 0)
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 2.5
     assert rctx.deadline_checks >= 1  # a timeout first checks the execution deadline
 
 
@@ -144,7 +144,7 @@ def test_fullmatch_timeout_message_uses_the_limit() -> None:
     start = time.monotonic()
     with pytest.raises(DelugeLimitError, match=r"^Regular expression exceeded 0.2 seconds$"):
         regex_fullmatch(ctx, "(a|aa)+b", "a" * 5000)
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 2.0
 
 
 def test_result_size_is_bounded_before_building() -> None:

@@ -290,7 +290,7 @@ def test_regex_time_limit(call: Any) -> None:
     start = time.monotonic()
     with pytest.raises(DelugeLimitError, match=r"Regular expression exceeded 1 second"):
         call("x" * 5000, "replaceAll", "(x+x+)+y", "")
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 2.5
 
 
 def test_matches(call: Any, callf: Any) -> None:
