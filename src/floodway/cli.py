@@ -191,18 +191,26 @@ DatabaseUrlOption = Annotated[
 
 
 def _open_crm(data: Path | None, database_url: str | None) -> Any:
-    from .server import open_crm
+    return _open(data, database_url).crm
+
+
+def _open(data: Path | None, database_url: str | None) -> Any:
+    from .server import StartupError, open_crm
     from .settings import load_settings
 
     settings = load_settings(data)
-    opened = open_crm(settings, database_url=database_url)
+    try:
+        opened = open_crm(settings, database_url=database_url)
+    except StartupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
     if opened.created and opened.admin_password:
         typer.echo(
             f"floodway: initialised a new org; admin {opened.admin_email} "
             f"password: {opened.admin_password} (shown once)",
             err=True,
         )
-    return opened.crm
+    return opened
 
 
 @app.command("serve")
@@ -213,7 +221,7 @@ def serve_command(
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Serve the CRM, its Zoho-compatible REST API and OAuth endpoints."""
-    from .server import serve
+    from .server import StartupError, serve
     from .settings import load_settings
 
     logging.getLogger("floodway").setLevel(logging.INFO)
@@ -225,8 +233,8 @@ def serve_command(
 
     try:
         serve(settings, host=host, port=port, database_url=database_url, echo=echo)
-    except OSError as exc:
-        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+    except StartupError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_FAILURE) from None
 
 
@@ -278,11 +286,11 @@ def apikey_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Print the org's REST-function API key (zapikey); --rotate replaces it at once."""
-    crm = _open_crm(data, database_url)
-    oauth = crm.oauth
-    key = None if rotate else getattr(oauth, "api_key", lambda: None)()
+    opened = _open(data, database_url)
+    oauth = opened.crm.oauth
+    key = None if rotate else oauth.api_key(opened.sealer)
     if key is None:
-        key = oauth.rotate_api_key()
+        key = oauth.rotate_api_key(opened.sealer)
     typer.echo(json.dumps({"zapikey": key}) if as_json else key)
 
 

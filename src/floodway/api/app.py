@@ -1,0 +1,99 @@
+"""The FastAPI application: routers, Zoho-shaped error handling, limits.
+
+``create_app(crm, settings)`` builds an app around one ``Crm`` service (crm-service-api.md). The
+layers, outermost first: ``RequestGuard`` (DOS-5 limits, catch-all ``INTERNAL_ERROR``), Starlette's
+exception handling (``ZohoError`` / ``CrmError`` / 404 / 405 -> Zoho envelopes), the routers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import admin, metadata, oauth, records, users
+from .config import ApiConfig
+from .errors import (
+    MSG_INVALID_DATA,
+    ZohoError,
+    invalid_method,
+    invalid_url,
+    json_response,
+)
+from .guard import RequestGuard
+from .ratelimit import TokenBucket
+
+log = logging.getLogger("floodway.api")
+
+
+def create_app(
+    crm: Any, settings: Any = None, *, config: ApiConfig | None = None, sealer: Any = None
+) -> FastAPI:
+    """``sealer`` encrypts the API key's display copy (security.md SEC-1); optional."""
+    config = config or ApiConfig.from_settings(settings)
+    app = FastAPI(
+        title="floodway",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+    )
+    app.state.crm = crm
+    app.state.settings = settings
+    app.state.config = config
+    app.state.sealer = sealer
+    app.state.limiter = TokenBucket(config.rate_limit_per_s, config.rate_limit_burst)
+    app.state.token_limiter = TokenBucket(config.rate_limit_per_s, config.rate_limit_burst)
+
+    @app.get("/health")
+    async def health() -> Response:
+        return json_response({"status": "ok"})
+
+    app.include_router(oauth.router)
+    app.include_router(admin.router)
+    app.include_router(metadata.router)
+    app.include_router(users.router)
+    app.include_router(records.router)
+
+    app.add_exception_handler(ZohoError, _zoho_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    try:
+        from ..crm.errors import CrmError
+    except ImportError:  # pragma: no cover - the CRM layer always ships it
+        pass
+    else:
+        app.add_exception_handler(CrmError, _crm_error)
+    app.add_middleware(RequestGuard, config=config)
+    return app
+
+
+async def _zoho_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ZohoError)
+    return exc.response()
+
+
+async def _crm_error(request: Request, exc: Exception) -> Response:
+    status = int(getattr(exc, "http_status", 400))
+    body = exc.to_json()  # type: ignore[attr-defined]
+    if status >= 500:
+        log.error("CRM error %s on %s %s", body.get("code"), request.method, request.url.path)
+    return json_response(body, status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        return invalid_method().response()
+    if exc.status_code == 404:
+        return invalid_url().response()
+    return ZohoError("INVALID_REQUEST", str(exc.detail), exc.status_code).response()
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    return ZohoError("INVALID_DATA", MSG_INVALID_DATA, 400).response()

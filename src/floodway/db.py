@@ -1,0 +1,163 @@
+"""Database engines, the data directory and schema migrations.
+
+Two databases serve the same code and migrations: SQLite in the data directory (the embedded
+default, ``<data>/floodway.db`` in WAL mode) and PostgreSQL through a URL
+(``FLOODWAY_DATABASE_URL`` / ``--database-url``). ``ensure_schema`` brings either to the newest
+Alembic revision; on PostgreSQL it holds an advisory lock so that when several nodes start at
+once one migrates and the others wait, then find nothing left to do.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+DEFAULT_DATA_DIR: Final = Path("floodway-data")
+SQLITE_FILE: Final = "floodway.db"
+# An arbitrary constant: the PostgreSQL advisory lock key that serialises migrations.
+MIGRATION_LOCK_KEY: Final = 0x666C6F6F64776179 & 0x7FFFFFFFFFFFFFFF  # "floodway"
+_WRITE: Final = "floodway_write"
+
+
+def init_data_dir(path: Path) -> bool:
+    """Create a missing or empty data directory (owner-only); return whether it was new.
+
+    "Empty" counts as new too, so ``floodway serve --data DIR`` on a directory made by
+    ``mkdir`` initialises it exactly as a first start does.
+    """
+    new = not path.exists() or (path.is_dir() and not any(path.iterdir()))
+    path.mkdir(parents=True, exist_ok=True)
+    if new:
+        os.chmod(path, 0o700)
+    return new
+
+
+def database_url(
+    settings: Any = None, *, database_url: str | None = None, data_dir: Path | None = None
+) -> str:
+    """The SQLAlchemy URL: an explicit URL, the settings' ``database_url``, else SQLite."""
+    url = database_url or (getattr(settings, "database_url", None) if settings else None)
+    if url:
+        url = str(url)
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+    data = data_dir or (getattr(settings, "data", None) if settings else None) or DEFAULT_DATA_DIR
+    data = Path(data)
+    init_data_dir(data)
+    return f"sqlite:///{(data / SQLITE_FILE).resolve()}"
+
+
+def create_engine_for(
+    settings: Any = None,
+    *,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+    **engine_kw: Any,
+) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, explicit write transactions) or PostgreSQL."""
+    url = _url(settings, database_url, data_dir)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, **engine_kw)
+        _configure_sqlite(engine)
+        return engine
+    engine_kw.setdefault("pool_pre_ping", True)
+    engine_kw.setdefault("pool_size", 10)
+    engine_kw.setdefault("max_overflow", 20)
+    return sa.create_engine(url, **engine_kw)
+
+
+def _url(settings: Any, url: str | None, data_dir: Path | None) -> str:
+    return database_url(settings, database_url=url, data_dir=data_dir)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """pysqlite's own transaction handling is switched off so that SQLAlchemy's ``begin``
+    emits the BEGIN: ``BEGIN IMMEDIATE`` for writes (the write lock is taken up front, so two
+    writers never deadlock on a lock upgrade), plain ``BEGIN`` for reads."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_WRITE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: committed when the block ends, rolled back when it raises."""
+    with engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+# --------------------------------------------------------------------------------------------
+# Migrations
+
+_migrate_lock = threading.Lock()
+
+
+def alembic_config(connection: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade the database to the newest revision (idempotent; safe on several nodes)."""
+    from alembic import command
+
+    with _migrate_lock, engine.connect().execution_options(**{_WRITE: True}) as conn:
+        if engine.dialect.name == "postgresql":
+            # Session-level lock: held across the migration's own transactions.
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                command.upgrade(alembic_config(conn), "head")
+                conn.commit()
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                conn.commit()
+        else:
+            command.upgrade(alembic_config(conn), "head")
+            conn.commit()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
