@@ -9,6 +9,7 @@ once one migrates and the others wait, then find nothing left to do.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -136,6 +137,47 @@ def alembic_config(connection: Connection | None = None) -> Any:
     return cfg
 
 
+class PlannerStatistics:
+    """Keeps PostgreSQL's statistics of the records tables fresh after bulk inserts.
+
+    A bulk load changes row counts by orders of magnitude; until ``ANALYZE`` runs the planner
+    keeps choosing plans for an empty table. After enough inserted rows (1,000 or a tenth of the
+    rows counted at the last analysis) one ``ANALYZE`` runs on a background thread, off the
+    request path. SQLite needs nothing: its planner uses the indexes as they are.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.enabled = engine.dialect.name == "postgresql"
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._rows_at_last = 0
+        self._running = False
+
+    def note_inserts(self, n: int) -> None:
+        if not self.enabled or n <= 0:
+            return
+        with self._lock:
+            self._pending += n
+            if self._running or self._pending < max(1_000, self._rows_at_last // 10):
+                return
+            self._running = True
+            self._rows_at_last += self._pending
+            self._pending = 0
+        threading.Thread(target=self._analyze, name="floodway-analyze", daemon=True).start()
+
+    def _analyze(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("ANALYZE records, record_refs"))
+                conn.commit()
+        except Exception:  # statistics are an optimisation; a failure must not hurt writes
+            logging.getLogger("floodway.db").warning("ANALYZE failed", exc_info=True)
+        finally:
+            with self._lock:
+                self._running = False
+
+
 def ensure_schema(engine: Engine) -> None:
     """Upgrade the database to the newest revision (idempotent; safe on several nodes)."""
     from alembic import command
@@ -147,6 +189,10 @@ def ensure_schema(engine: Engine) -> None:
             conn.commit()
             try:
                 command.upgrade(alembic_config(conn), "head")
+                conn.commit()
+                # Fresh and restored databases have no planner statistics until autovacuum
+                # runs (if it runs at all); without them searches read every row of a module.
+                conn.execute(sa.text("ANALYZE records, record_refs"))
                 conn.commit()
             finally:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from floodway.db import write_transaction
+from floodway.db import PlannerStatistics, write_transaction
 
 from . import schema as t
 from .errors import (
@@ -53,6 +53,7 @@ class Records:
     def __init__(self, crm: Crm) -> None:
         self.crm = crm
         self.reader = Reader(crm)
+        self.statistics = PlannerStatistics(crm.engine)
 
     # ------------------------------------------------------------------ reads
 
@@ -193,7 +194,9 @@ class Records:
         rows = _check_rows(rows)
         with write_transaction(self.crm.engine) as conn:
             ctx = WriteCall(self, conn, mod, actor)
-            return ctx.create(list(enumerate(rows)))
+            results = ctx.create(list(enumerate(rows)))
+        self.statistics.note_inserts(sum(1 for r in results if r.get("status") == "success"))
+        return results
 
     def update(
         self,
