@@ -104,6 +104,8 @@ def run_command(
             if exc.excerpt:
                 typer.echo(exc.excerpt, err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    if data is not None:
+        _run_on_org(file, program, values, data, as_json)  # raises typer.Exit
     # D-26: validation functions run inside a save (10 s), schedules may run 15 minutes.
     time_s = {
         "validation": settings.validation_time_limit_s,
@@ -329,6 +331,221 @@ def users_set_password_command(
         typer.echo(password)
     else:
         typer.echo(f"floodway: password of {email} changed; their tokens and sessions ended")
+
+
+# ---- functions platform (functions issue) ---------------------------------------------------
+
+
+def _functions(opened: Any, settings: Any) -> Any:
+    """The org's functions platform for a CLI command (connections need the secrets key)."""
+    from .functions.service import Functions
+
+    keyring = getattr(opened, "keyring", None)
+    return Functions(opened.crm, settings, keyring=keyring)
+
+
+def _run_on_org(
+    file: Path, program: Any, values: dict[str, Any], data: Path, as_json: bool
+) -> None:
+    """``floodway run FILE --data DIR``: the org's data, time zone, settings and deployed
+    functions; the run is recorded as an execution with trigger ``cli``."""
+    from .deluge.values import text_form
+    from .functions.service import FunctionsError
+    from .settings import load_settings
+
+    settings = load_settings(data)
+    opened = _open(data, None)
+    fx = _functions(opened, settings)
+
+    def stream(line: str) -> None:
+        typer.echo(line)
+
+    try:
+        result = fx.executor.run_source(
+            program, values, trigger={"type": "cli"}, on_info=None if as_json else stream
+        )
+    except FunctionsError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    if as_json:
+        out = {
+            "status": result.status,
+            "output": result.output,
+            "output_text": result.output_text,
+            "info": result.info,
+            "error": result.error,
+            "statements": result.statements,
+            "duration_ms": round(result.duration_ms, 3),
+            "execution_id": result.id,
+        }
+        typer.echo(json.dumps(out, ensure_ascii=False))
+    elif result.status == "success":
+        if result.value is not None:
+            typer.echo(text_form(result.value))
+    else:
+        err = result.error or {}
+        where = (
+            f"{file}:{err.get('line')}:{err.get('column')}: " if err.get("line") else f"{file}: "
+        )
+        typer.echo(f"{where}{err.get('kind')} error: {err.get('message')}", err=True)
+    raise typer.Exit(EXIT_OK if result.status == "success" else EXIT_FAILURE)
+
+
+@app.command("executions")
+def executions_command(
+    data: DataOption = None,
+    database_url: DatabaseUrlOption = None,
+    function: Annotated[
+        str | None, typer.Option("--function", help="Only executions of this function.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=1000, help="How many (newest first).")
+    ] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """List function executions, newest first."""
+    from .functions.service import FunctionsError
+    from .settings import load_settings
+
+    settings = load_settings(data)
+    opened = _open(data, database_url)
+    fx = _functions(opened, settings)
+    try:
+        records = fx.executions.list(function=function, limit=limit)
+    except FunctionsError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    items = [fx.executions.cli_json(r) for r in records]
+    if as_json:
+        typer.echo(json.dumps(items, ensure_ascii=False))
+        return
+    for it in items:
+        error = (it["error"] or {}).get("message") or ""
+        typer.echo(
+            f"{it['started_at']}  {it['id']}  {it['function']}  {it['trigger']}  "
+            f"{it['status']}  {it['duration_ms']:.1f} ms  {error}".rstrip()
+        )
+
+
+# ---- project directories: deploy and pull (functions issue, item 6) -------------------------
+
+ProjectDirArgument = Annotated[
+    Path, typer.Argument(help="Project directory: floodway.toml and functions/*.dg.")
+]
+
+
+def _progress(as_json: bool) -> Any:
+    """A Rich spinner on a terminal (stderr); plain output otherwise and with --json."""
+    import contextlib
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if as_json or not console.is_terminal:
+        return contextlib.nullcontext(None)
+    return console.status("deploying", spinner="dots")
+
+
+@app.command("deploy")
+def deploy_command(
+    project_dir: ProjectDirArgument,
+    data: DataOption = None,
+    database_url: DatabaseUrlOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Apply a project directory to the org: settings, modules, fields, variables, connections
+    and functions (a changed function gets a new published version). Connection secrets are
+    read from the environment variables the manifest names. Nothing is written when anything
+    is wrong; deploying the same directory twice changes nothing."""
+    from .crm.errors import CrmError
+    from .deploy import deploy, format_problem, problem_json
+    from .functions.service import FunctionsError
+    from .project import ProjectError
+    from .settings import load_settings
+
+    if not project_dir.is_dir():
+        raise _usage_error(f"{project_dir}: not a directory")
+    settings = load_settings(data)
+    opened = _open(data, database_url)
+    fx = _functions(opened, settings)
+    try:
+        with _progress(as_json) as status:
+            report = deploy(
+                opened.crm,
+                fx,
+                project_dir,
+                dry_run=dry_run,
+                progress=None if status is None else status.update,
+            )
+    except ProjectError as exc:
+        if as_json:
+            out = {
+                "status": "error",
+                "applied": False,
+                "problems": [problem_json(p, project_dir) for p in exc.items],
+            }
+            typer.echo(json.dumps(out, ensure_ascii=False))
+        else:
+            count = len(exc.items)
+            typer.echo(
+                f"error: {count} problem{'s' if count != 1 else ''} in {project_dir}; "
+                "nothing was applied",
+                err=True,
+            )
+            for problem in exc.items:
+                typer.echo(format_problem(problem, project_dir), err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    except (FunctionsError, CrmError) as exc:
+        # Only what the plan could not foresee gets here (it checks everything it can first).
+        message = (
+            f"deploy stopped: {exc.message}; what was applied before stays, and deploying "
+            "again finishes the rest"
+        )
+        if as_json:
+            typer.echo(json.dumps({"status": "error", "applied": None, "message": message}))
+        else:
+            typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    head = f"dry run of {project_dir} (nothing written)" if dry_run else f"deployed {project_dir}"
+    typer.echo(head)
+    for line in report.text():
+        typer.echo(line)
+
+
+@app.command("pull")
+def pull_command(
+    project_dir: ProjectDirArgument,
+    data: DataOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Write the org's live functions to PROJECT_DIR/functions/<api_name>.dg (files that are
+    already identical are left untouched; other files are never deleted)."""
+    from .deploy import pull
+    from .settings import load_settings
+
+    if project_dir.exists() and not project_dir.is_dir():
+        raise _usage_error(f"{project_dir}: not a directory")
+    settings = load_settings(data)
+    opened = _open(data, database_url)
+    fx = _functions(opened, settings)
+    try:
+        report = pull(fx, project_dir)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    typer.echo(f"pulled into {project_dir}")
+    for line in report.text():
+        typer.echo(line)
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .functions.secrets import Keyring, SecretContext, SecretsKeyError, load_keyring
+
 log = logging.getLogger("floodway.server")
 
 GRACEFUL_SHUTDOWN_S = 30
@@ -30,7 +32,8 @@ class StartupError(Exception):
 @dataclass(frozen=True, slots=True)
 class Opened:
     crm: Any
-    sealer: KeyFileSealer
+    sealer: KeyringSealer
+    keyring: Keyring
     created: bool
     admin_email: str | None
     admin_password: str | None
@@ -45,9 +48,10 @@ def open_crm(settings: Any, *, database_url: str | None = None) -> Opened:
     init_data_dir(data_dir)
     url = database_url or getattr(settings, "database_url", None)
     crm, first = Crm.open(settings, database_url=url, data_dir=data_dir)
-    sealer = KeyFileSealer.for_settings(settings, data_dir)
+    keyring = load_secrets(settings, data_dir)
     return Opened(
-        sealer=sealer,
+        sealer=KeyringSealer(keyring),
+        keyring=keyring,
         crm=crm,
         created=bool(getattr(first, "created", False)),
         admin_email=getattr(first, "admin_email", None),
@@ -55,75 +59,34 @@ def open_crm(settings: Any, *, database_url: str | None = None) -> Opened:
     )
 
 
-SECRET_KEY_FILE = "secret.key"  # noqa: S105  a file name, not a secret
+class KeyringSealer:
+    """The CRM's ``Sealer`` (encrypted display copies, security.md SEC-1) over the secrets
+    keyring, so the API key and connection secrets share one key and one format."""
 
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
 
-class KeyFileSealer:
-    """AES-256-GCM for display copies of secrets (security.md SEC-1), key outside the database.
-
-    The key comes from the ``secret_key`` setting (``FLOODWAY_SECRET_KEY``, 64 hex characters) or
-    ``<data>/secret.key``, which an embedded first start creates (0600); a group- or
-    world-readable key file stops start-up (SEC-2). Sealed form: ``v1:<key id>:<nonce>:<ct>``
-    with the associated data binding it to its row. A placeholder for the secrets layer's keyring.
-    """
-
-    def __init__(self, key: bytes) -> None:
-        import hashlib
-
-        if len(key) != 32:
-            raise ValueError("the secret key must be 32 bytes")
-        self._key = key
-        self.key_id = hashlib.sha256(key).hexdigest()[:8]
-
-    @classmethod
-    def for_settings(cls, settings: Any, data_dir: Path) -> KeyFileSealer:
-        configured = getattr(settings, "secret_key", None)
-        if configured:
-            try:
-                return cls(bytes.fromhex(str(configured).strip()))
-            except ValueError:
-                raise StartupError("the secret key setting must be 64 hex characters") from None
-        path = data_dir / SECRET_KEY_FILE
-        if not path.exists():
-            import os
-            import secrets
-
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(32))
-            log.warning("created the secret key %s (keep it with your backups)", path)
-        mode = path.stat().st_mode
-        if mode & 0o077:
-            raise StartupError(
-                f"{path} is readable by other users (mode {mode & 0o777:o}); chmod 600 it"
-            )
-        return cls(path.read_bytes())
+    @staticmethod
+    def _context(aad: str) -> SecretContext:
+        return SecretContext("", "sealed", aad, "value")
 
     def seal(self, plaintext: str, aad: str) -> str:
-        import base64
-        import secrets
-
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        nonce = secrets.token_bytes(12)
-        ct = AESGCM(self._key).encrypt(nonce, plaintext.encode(), f"{aad}|{self.key_id}".encode())
-        b64 = base64.urlsafe_b64encode
-        return f"v1:{self.key_id}:{b64(nonce).decode()}:{b64(ct).decode()}"
+        return self.keyring.encrypt(plaintext, self._context(aad))
 
     def unseal(self, sealed: str, aad: str) -> str:
-        import base64
+        return self.keyring.decrypt(sealed, self._context(aad))
 
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        version, key_id, nonce, ct = sealed.split(":")
-        if version != "v1" or key_id != self.key_id:
-            raise ValueError(f"sealed with key {key_id}, which is not the configured key")
-        plain = AESGCM(self._key).decrypt(
-            base64.urlsafe_b64decode(nonce),
-            base64.urlsafe_b64decode(ct),
-            f"{aad}|{key_id}".encode(),
-        )
-        return plain.decode()
+def load_secrets(settings: Any, data_dir: Path) -> Keyring:
+    """The secrets keyring: ``FLOODWAY_SECRET_KEY`` or ``<data>/secret.key`` (created 0600 on a
+    first start). Several nodes on one database must be given the same key in the environment."""
+    try:
+        loaded = load_keyring(getattr(settings, "secret_key", None), data_dir=data_dir)
+    except SecretsKeyError as exc:
+        raise StartupError(str(exc)) from None
+    if loaded.created:
+        log.warning("created the secret key %s (keep it with your backups)", loaded.path)
+    return loaded.keyring
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -169,18 +132,33 @@ def serve(
         echo("floodway: created a new org with an admin user (shown once):")
         echo(f"  email:    {opened.admin_email}")
         echo(f"  password: {opened.admin_password}")
-    app = create_app(
-        opened.crm, settings, config=ApiConfig.from_settings(settings), sealer=opened.sealer
+    from .functions.service import Functions
+
+    crm, sealer = opened.crm, opened.sealer
+    functions = Functions(
+        crm, settings, keyring=opened.keyring, zapikey=lambda: crm.oauth.api_key(sealer)
     )
+    app = create_app(
+        crm, settings, config=ApiConfig.from_settings(settings), sealer=sealer, functions=functions
+    )
+
+    from .functions.delivery import DeliveryLoop, smtp_from_settings
+
+    smtp = smtp_from_settings(settings)
+    mail = DeliveryLoop(functions, smtp) if smtp is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
         echo(f"floodway: serving on {url}")
         log.info("serving", extra={"url": url})
+        if mail is not None:
+            mail.start()
         try:
             yield
         finally:
             log.info("shutting down")
+            if mail is not None:
+                mail.stop()
             _dispose(opened.crm)
 
     app.router.lifespan_context = lifespan

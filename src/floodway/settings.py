@@ -23,6 +23,18 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # 64 hex characters; default: <data>/secret.key, created 0600
     rate_limit_per_s: float = 20.0  # per token / API key; 0 switches the limit off
     rate_limit_burst: int = 100
+    invokeurl_daily: int = 50_000  # outbound calls per org and day
+    sendmail_daily: int = 1_000  # sendmail messages per org and day
+    execution_retention_days: int = 30
+    execution_failure_retention_days: int = 90
+    function_cache_ttl_s: float = 1.0  # how soon other nodes see a publish
+    smtp_host: str | None = None  # outbound mail; without it sendmail stays in the outbox
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
     strict_fields_param: bool = False
     strict_pagination: bool = False
     # Comma-separated in the environment (host, host:port or CIDR), not JSON.

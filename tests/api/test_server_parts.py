@@ -2,39 +2,44 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from cryptography.exceptions import InvalidTag
 
-from floodway.server import KeyFileSealer, StartupError, base_url, bind_socket
+from floodway.functions.secrets import DecryptionError, SecretsKeyError
+from floodway.server import KeyringSealer, StartupError, base_url, bind_socket, load_secrets
 
 
 def test_sealer_round_trip_and_binding(tmp_path: Path) -> None:
-    sealer = KeyFileSealer.for_settings(None, tmp_path)
+    sealer = KeyringSealer(load_secrets(None, tmp_path))
     key_file = tmp_path / "secret.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
     sealed = sealer.seal("1003.abc", "1|org_api_keys|7|sealed")
-    assert sealed.startswith(f"v1:{sealer.key_id}:") and "1003.abc" not in sealed
-    again = KeyFileSealer.for_settings(None, tmp_path)  # the same key file is reused
+    assert sealed.startswith(f"v1:{sealer.keyring.active_id}:") and "1003.abc" not in sealed
+    again = KeyringSealer(load_secrets(None, tmp_path))  # the same key file is reused
     assert again.unseal(sealed, "1|org_api_keys|7|sealed") == "1003.abc"
-    with pytest.raises(InvalidTag):  # moved to another row: does not decrypt
+    with pytest.raises(DecryptionError):  # moved to another row: does not decrypt
         again.unseal(sealed, "1|org_api_keys|8|sealed")
-    other = KeyFileSealer(os.urandom(32))
-    with pytest.raises(ValueError, match="not the configured key"):
+    other = KeyringSealer(load_secrets(None, tmp_path / "elsewhere"))
+    with pytest.raises(SecretsKeyError, match="not in the keyring"):
         other.unseal(sealed, "1|org_api_keys|7|sealed")
 
 
 def test_sealer_refuses_readable_key_and_takes_setting(tmp_path: Path) -> None:
+    load_secrets(None, tmp_path)
     key_file = tmp_path / "secret.key"
-    key_file.write_bytes(os.urandom(32))
     key_file.chmod(0o644)
-    with pytest.raises(StartupError, match="chmod 600"):
-        KeyFileSealer.for_settings(None, tmp_path)
-    configured = KeyFileSealer.for_settings(SimpleNamespace(secret_key="ab" * 32), tmp_path)
+    with pytest.raises(StartupError, match=r"secret\.key"):
+        load_secrets(None, tmp_path)
+    configured = KeyringSealer(
+        load_secrets(
+            SimpleNamespace(secret_key=base64.b64encode(os.urandom(32)).decode()), tmp_path
+        )
+    )
     assert configured.unseal(configured.seal("x", "a"), "a") == "x"
 
 

@@ -16,7 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import admin, metadata, oauth, records, users
+from . import admin, executions, metadata, oauth, records, rest_functions, users
+from . import functions as functions_api
 from .config import ApiConfig
 from .errors import (
     MSG_INVALID_DATA,
@@ -32,9 +33,15 @@ log = logging.getLogger("floodway.api")
 
 
 def create_app(
-    crm: Any, settings: Any = None, *, config: ApiConfig | None = None, sealer: Any = None
+    crm: Any,
+    settings: Any = None,
+    *,
+    config: ApiConfig | None = None,
+    sealer: Any = None,
+    functions: Any = None,
 ) -> FastAPI:
-    """``sealer`` encrypts the API key's display copy (security.md SEC-1); optional."""
+    """``sealer`` encrypts the API key's display copy (security.md SEC-1); optional.
+    ``functions``: the process's ``Functions`` service; created on first use when omitted."""
     config = config or ApiConfig.from_settings(settings)
     app = FastAPI(
         title="floodway",
@@ -47,6 +54,7 @@ def create_app(
     app.state.settings = settings
     app.state.config = config
     app.state.sealer = sealer
+    app.state.functions = functions
     app.state.limiter = TokenBucket(config.rate_limit_per_s, config.rate_limit_burst)
     app.state.token_limiter = TokenBucket(config.rate_limit_per_s, config.rate_limit_burst)
 
@@ -56,6 +64,9 @@ def create_app(
 
     app.include_router(oauth.router)
     app.include_router(admin.router)
+    app.include_router(functions_api.router)
+    app.include_router(executions.router)
+    app.include_router(rest_functions.router)  # before records: /crm/{v}/functions/… would match
     app.include_router(metadata.router)
     app.include_router(users.router)
     app.include_router(records.router)

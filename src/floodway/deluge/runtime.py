@@ -669,6 +669,7 @@ class Execution:
                 self.refund(exc.__traceback__)
             value, status, error = None, "failure", self.locate(exc, prog)
         except (Exception, TripwireError) as exc:  # a floodway bug or a tripped wire
+            ARMED.set(False)  # reporting may load modules; the run is over
             ref = secrets.token_hex(3)
             log.error(
                 "internal error %s in %s:\n%s",

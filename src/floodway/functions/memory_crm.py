@@ -9,6 +9,8 @@ module name) raise ``DelugeRuntimeError``. Values crossing the boundary are Delu
 Stored records keep Python values (``date``, aware ``datetime``, ids as digit text, lookups as the
 target id); ``_read`` turns them into the Deluge form tasks return. ``seed`` loads data for tests
 and script runs; ``changes`` lists the records a run created or updated (execution reports).
+The task table, argument rules, date texts and error maps are shared with the live system's CRM
+tasks (``crm_bridge``), so both give scripts the same shapes.
 """
 
 from __future__ import annotations
@@ -25,24 +27,46 @@ from floodway.crm.criteria import (
     compile_criteria,
     is_empty,
     parse_criteria,
-    parse_datetime,
 )
-from floodway.deluge.errors import DelugeRuntimeError
 from floodway.deluge.host import User
 from floodway.deluge.values import (
-    Collection,
     DateTime,
     DelugeList,
     DelugeMap,
     File,
     text_form,
     to_json_text,
-    type_name,
 )
 
-MAX_PER_PAGE: Final = 200
-MAX_BULK_ROWS: Final = 100
-MAX_SEARCH_MATCHES: Final = 2000
+from .crm_bridge import (
+    LEAD_TO_ACCOUNT,
+    LEAD_TO_CONTACT,
+    MAX_PER_PAGE,
+    MAX_SEARCH_MATCHES,
+    TaskFail,
+    error_map,
+    from_plain,
+    id_arg,
+    id_of,
+    int_arg,
+    invalid_id_map,
+    invalid_module_map,
+    options_arg,
+    parse_date_text,
+    query_get,
+    record_arg,
+    resolve_task,
+    rows_arg,
+    success_map,
+    to_float,
+    to_int,
+    type_error,
+    unwrap,
+    wants_workflow,
+)
+
+__all__ = ["Change", "FieldDef", "MemoryCrm", "ModuleDef", "error_map", "parse_date_text"]
+
 FIRST_RECORD_ID: Final = 4_150_868_000_000_500_001
 ID_STEP: Final = 1000
 TEXT_LENGTH: Final = 255
@@ -54,8 +78,6 @@ _TEXT_TYPES: Final = frozenset({"text", "textarea", "email", "phone", "url", "pi
 _DECIMAL_TYPES: Final = frozenset({"decimal", "currency", "percent"})
 _DATA_TYPE: Final = {"url": "website", "decimal": "double", "parent": "lookup"}
 _EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_INT_RE: Final = re.compile(r"[+-]?\d+(?:\.0*)?")
-_NUM_RE: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,25 +132,8 @@ class _Relation:
     fields: tuple[str, ...]
 
 
-class _Fail(Exception):
-    def __init__(self, error: DelugeMap) -> None:
-        super().__init__(error.get("code"))
-        self.error = error
-
-
-def error_map(code: str, details: Mapping[str, Any], message: str) -> DelugeMap:
-    return DelugeMap(code=code, details=DelugeMap(details), message=message, status="error")
-
-
-def _invalid_id(value: Any) -> DelugeMap:
-    shown = value if type(value) is str or value is None else text_form(value)
-    return error_map(
-        "INVALID_DATA", {"api_name": "id", "id": shown}, "the id given seems to be invalid"
-    )
-
-
-def _invalid_field(f: FieldDef, row: int) -> _Fail:
-    return _Fail(
+def _invalid_field(f: FieldDef, row: int) -> TaskFail:
+    return TaskFail(
         error_map(
             "INVALID_DATA",
             {
@@ -139,9 +144,6 @@ def _invalid_field(f: FieldDef, row: int) -> _Fail:
             "invalid data",
         )
     )
-
-
-INVALID_MODULE: Final = ("INVALID_MODULE", "the module name given seems to be invalid")
 
 
 def _modules() -> dict[str, ModuleDef]:
@@ -276,82 +278,6 @@ def _modules() -> dict[str, ModuleDef]:
     return out
 
 
-_MONTHS: Final = {
-    m: i + 1
-    for i, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ]
-    )
-    for m in names
-}
-_TIME: Final = r"(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
-_DATE_FORMS: Final = [
-    ("dmy_name", re.compile(r"(\d{1,2})[- ]([A-Za-z]+)[- ,]\s*(\d{4})" + _TIME)),
-    ("mdy_name", re.compile(r"([A-Za-z]+)\s+(\d{1,2}),?\s*(\d{4})" + _TIME)),
-    ("ymd", re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})" + _TIME)),
-    ("num", re.compile(r"(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{4})" + _TIME)),
-]
-
-
-def parse_date_text(text: str, tz: _dt.tzinfo, month_first: bool = True) -> _dt.datetime | None:
-    """A date or date-time written in one of the §8.6 forms (4-digit years), in zone ``tz``."""
-    t = text.strip()
-    iso = parse_datetime(t, tz)
-    if iso is not None:
-        return iso
-    for kind, rx in _DATE_FORMS:
-        m = rx.fullmatch(t)
-        if not m:
-            continue
-        g = m.groups()
-        try:
-            if kind == "dmy_name":
-                month = _MONTHS.get(g[1].lower())
-                cands = [(int(g[2]), month, int(g[0]))] if month else []
-            elif kind == "mdy_name":
-                month = _MONTHS.get(g[0].lower())
-                cands = [(int(g[2]), month, int(g[1]))] if month else []
-            elif kind == "ymd":
-                cands = [(int(g[0]), int(g[1]), int(g[2]))]
-            else:
-                a, b, y = int(g[0]), int(g[1]), int(g[2])
-                cands = [(y, a, b), (y, b, a)] if month_first else [(y, b, a), (y, a, b)]
-        except ValueError:
-            return None
-        for y, mo, d in cands:
-            try:
-                day = _dt.datetime(y, mo or 0, d, tzinfo=tz)
-            except ValueError:
-                continue
-            hh, mm, ss = g[3], g[4], g[5]
-            if hh is not None:
-                try:
-                    return day.replace(hour=int(hh), minute=int(mm), second=int(ss or 0))
-                except ValueError:
-                    return None
-            return day
-        return None
-    return None
-
-
-def _unwrap(v: Any) -> Any:
-    if type(v) is Collection:
-        return v.value
-    return v
-
-
 class MemoryCrm:
     """In-memory CRM data plus the ``zoho.crm.*`` tasks (``crm_task``) run as ``user``."""
 
@@ -413,14 +339,14 @@ class MemoryCrm:
             raise ValueError(f"unknown module {module!r}")
         ids = []
         for i, plain in enumerate(records):
-            values = _from_plain(plain)
+            values = from_plain(plain)
             assert type(values) is DelugeMap
             try:
                 rec = self._prepare(mod, values, None, i, system=True)
                 if rec.get("id") in self._where:
                     raise ValueError(f"seed {module}[{i}]: id {rec['id']} already exists")
                 ids.append(self._commit(mod, rec, None, workflow=False, record=False))
-            except _Fail as fail:
+            except TaskFail as fail:
                 raise ValueError(f"seed {module}[{i}]: {to_json_text(fail.error)}") from None
         return ids
 
@@ -443,21 +369,11 @@ class MemoryCrm:
 
     def crm_task(self, task: str, args: list[Any]) -> Any:
         """Run ``zoho.crm.<task>`` (lower-case name) with Deluge argument values."""
-        name = re.sub(r"^v\d+(?:_\d+)?\.", "", task.lower())
-        name = {"create": "createrecord", "update": "updaterecord"}.get(name, name)
-        spec = _TASKS.get(name)
-        if spec is None:
-            raise DelugeRuntimeError(f"'zoho.crm.{task}' is not a CRM task")
-        canonical, lo, hi = spec
-        if not lo <= len(args) <= hi:
-            want = str(lo) if lo == hi else f"{lo} to {hi}"
-            raise DelugeRuntimeError(
-                f"zoho.crm.{canonical} expects {want} arguments, found {len(args)}"
-            )
+        name, canonical = resolve_task(task, len(args))
         method = getattr(self, "_t_" + name)
         try:
             return method(canonical, *args)
-        except _Fail as fail:
+        except TaskFail as fail:
             return fail.error
 
     # ------------------------------------------------------------------ argument helpers
@@ -473,48 +389,11 @@ class MemoryCrm:
 
     def _module_arg(self, task: str, pos: int, value: Any) -> ModuleDef:
         if type(value) is not str:
-            raise _type_error(task, pos, "TEXT", value)
+            raise type_error(task, pos, "TEXT", value)
         mod = self._module(value)
         if mod is None:
-            raise _Fail(error_map(INVALID_MODULE[0], {}, INVALID_MODULE[1]))
+            raise TaskFail(invalid_module_map())
         return mod
-
-    def _id_arg(self, task: str, pos: int, value: Any) -> str:
-        if type(value) is int:
-            if value > 0:
-                return str(value)
-            raise _Fail(_invalid_id(value))
-        if type(value) is str:
-            t = value.strip()
-            if t.isdigit() and t.isascii() and int(t) > 0:
-                return str(int(t))
-            raise _Fail(_invalid_id(value))
-        if value is None:
-            raise _Fail(_invalid_id(None))
-        raise _type_error(task, pos, "NUMBER or TEXT", value)
-
-    def _record_arg(self, task: str, pos: int, value: Any) -> DelugeMap:
-        v = _unwrap(value)
-        if v is None and type(value) is Collection:
-            return DelugeMap()
-        if type(v) is not DelugeMap:
-            raise _type_error(task, pos, "MAP", value)
-        return v
-
-    def _options_arg(self, task: str, pos: int, value: Any) -> DelugeMap:
-        """An optional options/query MAP; TEXT there is the connection name (ignored)."""
-        if value is None or type(value) is str:
-            return DelugeMap()
-        return self._record_arg(task, pos, value)
-
-    def _int_arg(self, task: str, pos: int, value: Any, default: int) -> int:
-        if value is None:
-            return default
-        if type(value) is int:
-            return value
-        if type(value) is str and value.strip().isdigit():
-            return int(value.strip())
-        raise _type_error(task, pos, "NUMBER", value)
 
     # ------------------------------------------------------------------ reading
 
@@ -606,7 +485,7 @@ class MemoryCrm:
         return types
 
     def _fields_param(self, mod: ModuleDef, query: Mapping[str, Any]) -> set[str] | None:
-        raw = _query_get(query, "fields")
+        raw = query_get(query, "fields")
         if raw is None or raw == "":
             return None
         items = (
@@ -635,10 +514,10 @@ class MemoryCrm:
     def _sorted(
         self, mod: ModuleDef, recs: list[dict[str, Any]], query: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        order = text_form(_query_get(query, "sort_order") or "desc").strip().lower()
+        order = text_form(query_get(query, "sort_order") or "desc").strip().lower()
         desc = order != "asc"
         recs = sorted(recs, key=lambda r: int(r["id"]), reverse=desc)  # ties broken by id
-        sort_by = text_form(_query_get(query, "sort_by") or "id").strip()
+        sort_by = text_form(query_get(query, "sort_by") or "id").strip()
         key = {"created_time": "Created_Time", "modified_time": "Modified_Time"}.get(
             sort_by.lower()
         )
@@ -656,7 +535,7 @@ class MemoryCrm:
         recs = list(self._records[mod.api_name].values())
         if mod.api_name != "Leads":
             return recs
-        conv = _query_get(query, "converted")
+        conv = query_get(query, "converted")
         mode = "false" if conv is None else text_form(conv).strip().lower()
         if mode == "both":
             return recs
@@ -683,8 +562,8 @@ class MemoryCrm:
             low = k.lower()
             if low in ("$se_module", "se_module"):
                 se_module = text_form(raw) if raw is not None else None
-            elif low == "$append_values" and type(_unwrap(raw)) is DelugeMap:
-                append = {str(n).lower() for n, on in _unwrap(raw).items() if on is True}
+            elif low == "$append_values" and type(unwrap(raw)) is DelugeMap:
+                append = {str(n).lower() for n, on in unwrap(raw).items() if on is True}
         for key, raw in values.items():
             k = key if type(key) is str else text_form(key)
             low = k.lower()
@@ -723,7 +602,7 @@ class MemoryCrm:
             rec["Full_Name"] = " ".join(p for p in parts if p) or None
         for f in mod.fields.values():
             if f.mandatory and is_empty(rec.get(f.api_name)):
-                raise _Fail(
+                raise TaskFail(
                     error_map(
                         "MANDATORY_NOT_FOUND",
                         {"api_name": f.api_name, "json_path": f"$.data[{row}].{f.api_name}"},
@@ -740,7 +619,7 @@ class MemoryCrm:
                 continue
             for other in self._records[mod.api_name].values():
                 if other["id"] != rec.get("id") and _same(other.get(f.api_name), value):
-                    raise _Fail(
+                    raise TaskFail(
                         error_map(
                             "DUPLICATE_DATA",
                             {
@@ -756,14 +635,14 @@ class MemoryCrm:
                     )
 
     def _coerce_owner(self, raw: Any, row: int) -> str:
-        uid = _id_of(raw)
+        uid = id_of(raw)
         if uid is None or uid not in self.users:
             raise _invalid_field(FieldDef("Owner", "ownerlookup"), row)
         return uid
 
     def _coerce_system(self, key: str, raw: Any, row: int) -> Any:
         if key == "id":
-            rid = _id_of(raw)
+            rid = id_of(raw)
             if rid is None:
                 raise _invalid_field(FieldDef("id", "bigint"), row)
             return rid
@@ -773,7 +652,7 @@ class MemoryCrm:
 
     def _coerce(self, f: FieldDef, raw: Any, row: int, se_module: str | None) -> Any:
         """A Deluge value written to field ``f`` in stored form (§12.2 writing, D-31)."""
-        v = _unwrap(raw)
+        v = unwrap(raw)
         t = f.type
         if v is None or (type(v) is str and v.strip() == "" and t != "multiselectpicklist"):
             return None
@@ -787,7 +666,7 @@ class MemoryCrm:
                 raise bad
             return s.strip() if t == "email" else s
         if t == "integer":
-            n = _to_int(v)
+            n = to_int(v)
             if n is None or not -(2**63) <= n < 2**63:
                 raise bad
             if (f.min_value is not None and n < f.min_value) or (
@@ -798,12 +677,12 @@ class MemoryCrm:
         if t == "bigint":
             if type(v) is str and re.fullmatch(r"-?\d+", v.strip()):
                 return v.strip()
-            n = _to_int(v)
+            n = to_int(v)
             if n is None:
                 raise bad
             return str(n)
         if t in _DECIMAL_TYPES:
-            x = _to_float(v)
+            x = to_float(v)
             if x is None:
                 raise bad
             return round(x, 2) if t == "currency" else x
@@ -838,15 +717,15 @@ class MemoryCrm:
             items = [x for x in items if x]
             return items or None
         if t == "lookup":
-            rid = _id_of(v)
+            rid = id_of(v)
             if rid is None or self._where.get(rid) not in f.targets:
                 raise bad
             return rid
         if t == "parent":
-            rid = _id_of(v)
+            rid = id_of(v)
             where = self._where.get(rid) if rid else None
             if type(v) is DelugeMap and se_module is None:
-                inner = _unwrap(v.get("module"))
+                inner = unwrap(v.get("module"))
                 if type(inner) is DelugeMap and type(inner.get("api_name")) is str:
                     se_module = inner["api_name"]
             if se_module is not None:
@@ -895,7 +774,7 @@ class MemoryCrm:
             )
             if blocked is not None:
                 rule, message = blocked
-                raise _Fail(error_map("INVALID_DATA", {"validation_rule": rule}, message))
+                raise TaskFail(error_map("INVALID_DATA", {"validation_rule": rule}, message))
         self._records[mod.api_name][rec["id"]] = rec
         self._where[rec["id"]] = mod.api_name
         if record:
@@ -922,7 +801,7 @@ class MemoryCrm:
     ) -> DelugeMap:
         existing = self._records[mod.api_name].get(rid)
         if existing is None:
-            raise _Fail(_invalid_id(rid))
+            raise TaskFail(invalid_id_map(rid))
         rec = self._prepare(mod, values, existing, row)
         self._commit(mod, rec, existing, workflow=workflow)
         return self._details(self._records[mod.api_name][rid])
@@ -933,11 +812,11 @@ class MemoryCrm:
         self, task: str, module: Any, rid: Any, query: Any = None, _c: Any = None
     ) -> Any:
         mod = self._module_arg(task, 1, module)
-        record_id = self._id_arg(task, 2, rid)
-        q = self._options_arg(task, 3, query)
+        record_id = id_arg(task, 2, rid)
+        q = options_arg(task, 3, query)
         rec = self._records[mod.api_name].get(record_id)
         if rec is None:
-            return _invalid_id(record_id)
+            return invalid_id_map(record_id)
         return self._read(mod, rec, self._fields_param(mod, q))
 
     def _t_getrecords(
@@ -950,9 +829,9 @@ class MemoryCrm:
         _c: Any = None,
     ) -> Any:
         mod = self._module_arg(task, 1, module)
-        p = self._int_arg(task, 2, page, 1)
-        pp = self._int_arg(task, 3, per_page, MAX_PER_PAGE)
-        q = self._options_arg(task, 4, query)
+        p = int_arg(task, 2, page, 1)
+        pp = int_arg(task, 3, per_page, MAX_PER_PAGE)
+        q = options_arg(task, 4, query)
         return self._listing(mod, self._visible(mod, q), p, pp, q)
 
     def _t_searchrecords(
@@ -967,10 +846,10 @@ class MemoryCrm:
     ) -> Any:
         mod = self._module_arg(task, 1, module)
         if type(criteria) is not str:
-            raise _type_error(task, 2, "TEXT", criteria)
-        p = self._int_arg(task, 3, page, 1)
-        pp = self._int_arg(task, 4, per_page, MAX_PER_PAGE)
-        q = self._options_arg(task, 5, query)  # TEXT fifth argument is ignored (D-66)
+            raise type_error(task, 2, "TEXT", criteria)
+        p = int_arg(task, 3, page, 1)
+        pp = int_arg(task, 4, per_page, MAX_PER_PAGE)
+        q = options_arg(task, 5, query)  # TEXT fifth argument is ignored (D-66)
         try:
             pred = compile_criteria(parse_criteria(criteria), self._field_types(mod), self.tz)
         except CriteriaLimitError as e:
@@ -989,33 +868,33 @@ class MemoryCrm:
         self, task: str, module: Any, values: Any, options: Any = None, _c: Any = None
     ) -> Any:
         mod = self._module_arg(task, 1, module)
-        data = self._record_arg(task, 2, values)
-        opts = self._options_arg(task, 3, options)
-        return self._create(mod, data, 0, _workflow(opts))
+        data = record_arg(task, 2, values)
+        opts = options_arg(task, 3, options)
+        return self._create(mod, data, 0, wants_workflow(opts))
 
     def _t_updaterecord(
         self, task: str, module: Any, rid: Any, values: Any, options: Any = None, _c: Any = None
     ) -> Any:
         mod = self._module_arg(task, 1, module)
-        record_id = self._id_arg(task, 2, rid)
-        data = self._record_arg(task, 3, values)
-        opts = self._options_arg(task, 4, options)
-        return self._update(mod, record_id, data, 0, _workflow(opts))
+        record_id = id_arg(task, 2, rid)
+        data = record_arg(task, 3, values)
+        opts = options_arg(task, 4, options)
+        return self._update(mod, record_id, data, 0, wants_workflow(opts))
 
     def _t_upsert(
         self, task: str, module: Any, values: Any, options: Any = None, _c: Any = None
     ) -> Any:
         mod = self._module_arg(task, 1, module)
-        data = self._record_arg(task, 2, values)
-        opts = self._options_arg(task, 3, options)
-        workflow = _workflow(opts)
+        data = record_arg(task, 2, values)
+        opts = options_arg(task, 3, options)
+        workflow = wants_workflow(opts)
         id_key = next((k for k in data if type(k) is str and k.lower() == "id"), None)
         if id_key is not None and data[id_key] is not None:
-            record_id = self._id_arg(task, 2, data[id_key])
+            record_id = id_arg(task, 2, data[id_key])
             out = self._update(mod, record_id, data, 0, workflow)
             out.update(action="update", duplicate_field=None)
             return out
-        dup = _unwrap(_query_get(opts, "duplicate_check_fields"))
+        dup = unwrap(query_get(opts, "duplicate_check_fields"))
         if type(dup) is DelugeList:
             names = [text_form(x) for x in dup]
         elif type(dup) is str:
@@ -1047,27 +926,17 @@ class MemoryCrm:
         out.update(action="insert", duplicate_field=None)
         return out
 
-    def _bulk_rows(self, task: str, rows: Any) -> list[DelugeMap]:
-        v = _unwrap(rows)
-        if v is None and type(rows) is Collection:
-            return []
-        if type(v) is not DelugeList:
-            raise _type_error(task, 2, "LIST", rows)
-        if len(v) > MAX_BULK_ROWS:
-            raise _Fail(error_map("LIMIT_EXCEEDED", {"limit": MAX_BULK_ROWS}, "limit exceeded"))
-        return [self._record_arg(task, 2, r) for r in v]
-
     def _t_bulkcreate(
         self, task: str, module: Any, rows: Any, options: Any = None, _c: Any = None
     ) -> Any:
         mod = self._module_arg(task, 1, module)
-        data = self._bulk_rows(task, rows)
-        workflow = _workflow(self._options_arg(task, 3, options))
+        data = rows_arg(task, rows)
+        workflow = wants_workflow(options_arg(task, 3, options))
         out = DelugeList()
         for i, row in enumerate(data):
             try:
-                out.append(_success(self._create(mod, row, i, workflow), "record added"))
-            except _Fail as fail:
+                out.append(success_map(self._create(mod, row, i, workflow), "record added"))
+            except TaskFail as fail:
                 out.append(fail.error)
         return out
 
@@ -1075,15 +944,15 @@ class MemoryCrm:
         self, task: str, module: Any, rows: Any, options: Any = None, _c: Any = None
     ) -> Any:
         mod = self._module_arg(task, 1, module)
-        data = self._bulk_rows(task, rows)
-        workflow = _workflow(self._options_arg(task, 3, options))
+        data = rows_arg(task, rows)
+        workflow = wants_workflow(options_arg(task, 3, options))
         out = DelugeList()
         for i, row in enumerate(data):
             raw = next((v for k, v in row.items() if type(k) is str and k.lower() == "id"), None)
-            rid = _id_of(raw)
+            rid = id_of(raw)
             try:
                 if raw is None:
-                    raise _Fail(
+                    raise TaskFail(
                         error_map(
                             "MANDATORY_NOT_FOUND",
                             {"api_name": "id", "json_path": f"$.data[{i}].id"},
@@ -1091,15 +960,15 @@ class MemoryCrm:
                         )
                     )
                 if rid is None or rid not in self._records[mod.api_name]:
-                    raise _Fail(
+                    raise TaskFail(
                         error_map(
                             "INVALID_DATA",
                             {"api_name": "id", "json_path": f"$.data[{i}].id"},
                             "the id given seems to be invalid",
                         )
                     )
-                out.append(_success(self._update(mod, rid, row, i, workflow), "record updated"))
-            except _Fail as fail:
+                out.append(success_map(self._update(mod, rid, row, i, workflow), "record updated"))
+            except TaskFail as fail:
                 out.append(fail.error)
         return out
 
@@ -1125,10 +994,10 @@ class MemoryCrm:
 
     def _relation_arg(self, task: str, name: Any, parent: ModuleDef) -> _Relation:
         if type(name) is not str:
-            raise _type_error(task, 1, "TEXT", name)
+            raise type_error(task, 1, "TEXT", name)
         rel = self._relations(parent).get(name.strip().lower())
         if rel is None:
-            raise _Fail(
+            raise TaskFail(
                 error_map(
                     "INVALID_DATA",
                     {"api_name": "relation_name", "relation_name": name},
@@ -1149,11 +1018,11 @@ class MemoryCrm:
         _c: Any = None,
     ) -> Any:
         parent = self._module_arg(task, 2, module)
-        parent_id = self._id_arg(task, 3, pid)
+        parent_id = id_arg(task, 3, pid)
         rel = self._relation_arg(task, relation, parent)
-        p = self._int_arg(task, 4, page, 1)
-        pp = self._int_arg(task, 5, per_page, MAX_PER_PAGE)
-        q = self._options_arg(task, 6, query)
+        p = int_arg(task, 4, page, 1)
+        pp = int_arg(task, 5, per_page, MAX_PER_PAGE)
+        q = options_arg(task, 6, query)
         if parent_id not in self._records[parent.api_name]:
             return DelugeList()
         if rel.kind == "attachments":
@@ -1182,24 +1051,24 @@ class MemoryCrm:
         _c: Any = None,
     ) -> Any:
         parent = self._module_arg(task, 3, module)
-        rid = self._id_arg(task, 2, related_id)
-        parent_id = self._id_arg(task, 4, pid)
+        rid = id_arg(task, 2, related_id)
+        parent_id = id_arg(task, 4, pid)
         rel = self._relation_arg(task, relation, parent)
-        values = DelugeMap(self._options_arg(task, 5, data))
+        values = DelugeMap(options_arg(task, 5, data))
         if parent_id not in self._records[parent.api_name]:
-            return _invalid_id(parent_id)
+            return invalid_id_map(parent_id)
         if rel.kind in ("notes", "attachments"):
             return error_map("NOT_SUPPORTED", {}, "not supported")
         child = self.modules[rel.child]
         if rid not in self._records[child.api_name]:
-            return _invalid_id(rid)
+            return invalid_id_map(rid)
         if rel.kind == "tasks":
             link = "Who_Id" if parent.api_name in ("Contacts", "Leads") else "What_Id"
         else:
             link = rel.fields[0]
         values[link] = parent_id
         self._update(child, rid, values, 0, workflow=False)
-        return _success(DelugeMap(id=rid), "relation added")
+        return success_map(DelugeMap(id=rid), "relation added")
 
     def _read_attachment(self, a: Mapping[str, Any]) -> DelugeMap:
         return DelugeMap(
@@ -1217,11 +1086,11 @@ class MemoryCrm:
 
     def _t_attachfile(self, task: str, module: Any, rid: Any, file: Any, _c: Any = None) -> Any:
         mod = self._module_arg(task, 1, module)
-        record_id = self._id_arg(task, 2, rid)
+        record_id = id_arg(task, 2, rid)
         if type(file) is not File:
-            raise _type_error(task, 3, "FILE", file)
+            raise type_error(task, 3, "FILE", file)
         if record_id not in self._records[mod.api_name]:
-            return _invalid_id(record_id)
+            return invalid_id_map(record_id)
         now = self.clock().replace(microsecond=0)
         att_id = self._new_id()
         att: dict[str, Any] = {
@@ -1240,23 +1109,23 @@ class MemoryCrm:
         }
         self._attachments[att_id] = att
         self.changes.append(Change("attached", mod.api_name, record_id, False))
-        return _success(self._details(att), "attachment uploaded")
+        return success_map(self._details(att), "attachment uploaded")
 
     # ------------------------------------------------------------------ tasks: other
 
     def _t_convertlead(self, task: str, lead_id: Any, values: Any = None, _c: Any = None) -> Any:
-        rid = self._id_arg(task, 1, lead_id)
-        opts = self._options_arg(task, 2, values)
+        rid = id_arg(task, 1, lead_id)
+        opts = options_arg(task, 2, values)
         lead = self._records["Leads"].get(rid)
         if lead is None:
-            return _invalid_id(rid)
+            return invalid_id_map(rid)
         if lead.get("$converted"):
             return error_map(
                 "INVALID_DATA", {"api_name": "id", "id": rid}, "the lead has already been converted"
             )
         owner = lead.get("Owner", self.user.id)
-        if _query_get(opts, "assign_to") is not None:
-            owner = _id_of(_query_get(opts, "assign_to")) or ""
+        if query_get(opts, "assign_to") is not None:
+            owner = id_of(query_get(opts, "assign_to")) or ""
             if owner not in self.users:
                 return error_map(
                     "INVALID_DATA",
@@ -1265,7 +1134,7 @@ class MemoryCrm:
                 )
         account_id = self._existing(opts, "Accounts")
         contact_id = self._existing(opts, "Contacts")
-        deal_values = _unwrap(_query_get(opts, "Deals"))
+        deal_values = unwrap(query_get(opts, "Deals"))
         deals = self.modules["Deals"]
         deal_rec = None
         if type(deal_values) is DelugeMap and deal_values:
@@ -1273,21 +1142,21 @@ class MemoryCrm:
         if account_id is None and lead.get("Company"):
             acc = {
                 dst: lead.get(src)
-                for src, dst in _LEAD_TO_ACCOUNT.items()
+                for src, dst in LEAD_TO_ACCOUNT.items()
                 if lead.get(src) is not None
             }
             acc["Owner"] = owner
             account_id = self._commit(self.modules["Accounts"], acc, None, workflow=False)
         contacts = self.modules["Contacts"]
         person = {
-            dst: lead.get(src) for src, dst in _LEAD_TO_CONTACT.items() if lead.get(src) is not None
+            dst: lead.get(src) for src, dst in LEAD_TO_CONTACT.items() if lead.get(src) is not None
         }
         if account_id is not None:
             person["Account_Name"] = account_id
         if contact_id is None:
             person["Owner"] = owner
             contact_id = self._commit(contacts, person, None, workflow=False)
-        elif _query_get(opts, "overwrite") is True:
+        elif query_get(opts, "overwrite") is True:
             existing = self._records["Contacts"][contact_id]
             self._commit(contacts, {**existing, **person}, existing, workflow=False)
         deal_id = None
@@ -1303,12 +1172,12 @@ class MemoryCrm:
         return DelugeMap(Contacts=contact_id, Accounts=account_id, Deals=deal_id)
 
     def _existing(self, opts: Mapping[str, Any], module: str) -> str | None:
-        raw = _query_get(opts, module)
+        raw = query_get(opts, module)
         if raw is None or raw == "":
             return None
-        rid = _id_of(raw)
+        rid = id_of(raw)
         if rid is None or rid not in self._records[module]:
-            raise _Fail(
+            raise TaskFail(
                 error_map(
                     "INVALID_DATA",
                     {"api_name": module, "id": raw if type(raw) is str else text_form(raw)},
@@ -1319,7 +1188,7 @@ class MemoryCrm:
 
     def _t_getorgvariable(self, task: str, name: Any, _c: Any = None) -> Any:
         if type(name) is not str:
-            raise _type_error(task, 1, "TEXT", name)
+            raise type_error(task, 1, "TEXT", name)
         if name in self.org_variables:
             return self.org_variables[name]
         low = name.lower()
@@ -1327,21 +1196,21 @@ class MemoryCrm:
 
     def _t_invokeconnector(self, task: str, operation: Any, params: Any) -> Any:
         if type(operation) is not str:
-            raise _type_error(task, 1, "TEXT", operation)
-        p = self._record_arg(task, 2, params)
+            raise type_error(task, 1, "TEXT", operation)
+        p = record_arg(task, 2, params)
         op = operation.strip().lower()
         if op == "crm.zapikey":
             return DelugeMap(status_code="200", response=self.zapikey)
         if op not in ("crm.set", "crm.get"):
             return error_map("NOT_SUPPORTED", {}, "not supported")
-        api = _query_get(p, "apiname")
+        api = query_get(p, "apiname")
         if type(api) is not str or not api:
             return DelugeMap(
                 status_code="400",
                 response=to_json_text(DelugeMap(message="apiname is missing")),
             )
         if op == "crm.set":
-            value = _query_get(p, "value")
+            value = query_get(p, "value")
             self.org_variables[api] = "" if value is None else text_form(value)
             body = DelugeMap({api: self.org_variables[api]})
             body["message"] = "New value updated successfully."
@@ -1360,113 +1229,6 @@ _SYSTEM_KEYS: Final = {
     "created_by": "Created_By",
     "modified_by": "Modified_By",
 }
-_LEAD_TO_CONTACT: Final = {
-    "Salutation": "Salutation",
-    "First_Name": "First_Name",
-    "Last_Name": "Last_Name",
-    "Full_Name": "Full_Name",
-    "Email": "Email",
-    "Phone": "Phone",
-    "Mobile": "Mobile",
-    "Designation": "Title",
-    "Lead_Source": "Lead_Source",
-    "Description": "Description",
-    "Email_Opt_Out": "Email_Opt_Out",
-    "Street": "Mailing_Street",
-    "City": "Mailing_City",
-    "State": "Mailing_State",
-    "Zip_Code": "Mailing_Zip",
-    "Country": "Mailing_Country",
-}
-_LEAD_TO_ACCOUNT: Final = {
-    "Company": "Account_Name",
-    "Phone": "Phone",
-    "Website": "Website",
-    "Industry": "Industry",
-    "Annual_Revenue": "Annual_Revenue",
-    "Street": "Billing_Street",
-    "City": "Billing_City",
-    "State": "Billing_State",
-    "Zip_Code": "Billing_Code",
-    "Country": "Billing_Country",
-}
-# task (lower-case) -> canonical name, min and max argument counts (connection included)
-_TASKS: Final = {
-    "getrecordbyid": ("getRecordById", 2, 4),
-    "getrecords": ("getRecords", 1, 5),
-    "searchrecords": ("searchRecords", 2, 6),
-    "createrecord": ("createRecord", 2, 4),
-    "updaterecord": ("updateRecord", 3, 5),
-    "upsert": ("upsert", 2, 4),
-    "bulkcreate": ("bulkCreate", 2, 4),
-    "bulkupdate": ("bulkUpdate", 2, 4),
-    "getrelatedrecords": ("getRelatedRecords", 3, 7),
-    "updaterelatedrecord": ("updateRelatedRecord", 4, 6),
-    "attachfile": ("attachFile", 3, 4),
-    "convertlead": ("convertLead", 1, 3),
-    "getorgvariable": ("getOrgVariable", 1, 2),
-    "invokeconnector": ("invokeConnector", 2, 2),
-    "raisesignal": ("raiseSignal", 1, 2),
-}
-
-
-def _type_error(task: str, pos: int, expected: str, value: Any) -> DelugeRuntimeError:
-    return DelugeRuntimeError(
-        f"Argument {pos} of zoho.crm.{task} must be {expected}, found {type_name(value)}"
-    )
-
-
-def _success(details: DelugeMap, message: str) -> DelugeMap:
-    return DelugeMap(code="SUCCESS", details=details, message=message, status="success")
-
-
-def _query_get(query: Mapping[str, Any], key: str) -> Any:
-    if key in query:
-        return query[key]
-    low = key.lower()
-    return next((v for k, v in query.items() if type(k) is str and k.lower() == low), None)
-
-
-def _workflow(options: Mapping[str, Any]) -> bool:
-    """Whether the options' ``trigger`` asks for workflow rules (absent: no, §12.5)."""
-    trig = _unwrap(_query_get(options, "trigger"))
-    if type(trig) is str:
-        items = [trig]
-    elif type(trig) is DelugeList:
-        items = [text_form(x) for x in trig]
-    else:
-        return False
-    return any(x.strip().lower() == "workflow" for x in items)
-
-
-def _id_of(value: Any) -> str | None:
-    """A record or user id from NUMBER, digit TEXT or a MAP with ``id``."""
-    v = _unwrap(value)
-    if type(v) is DelugeMap:
-        v = _unwrap(_query_get(v, "id"))
-    if type(v) is int and v > 0:
-        return str(v)
-    if type(v) is str and v.strip().isdigit() and v.strip().isascii() and int(v) > 0:
-        return str(int(v))
-    return None
-
-
-def _to_int(v: Any) -> int | None:
-    if type(v) is int:
-        return v
-    if type(v) is float:
-        return int(v) if v.is_integer() else None
-    if type(v) is str and _INT_RE.fullmatch(v.strip()):
-        return int(v.strip().split(".")[0])
-    return None
-
-
-def _to_float(v: Any) -> float | None:
-    if type(v) in (int, float):
-        return float(v)
-    if type(v) is str and _NUM_RE.fullmatch(v.strip()):
-        return float(v.strip())
-    return None
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -1480,17 +1242,4 @@ def _sortable(v: Any) -> Any:
         return int(v) if v.isdigit() else v.casefold()
     if type(v) is list:
         return ";".join(v).casefold()
-    return v
-
-
-def _from_plain(v: Any) -> Any:
-    """Plain Python data (JSON-like, dates) as Deluge values, for ``seed``."""
-    if isinstance(v, Mapping):
-        return DelugeMap((str(k), _from_plain(x)) for k, x in v.items())
-    if isinstance(v, (list, tuple)):
-        return DelugeList(_from_plain(x) for x in v)
-    if isinstance(v, _dt.datetime):
-        return DateTime(v if v.tzinfo else v.replace(tzinfo=_dt.UTC))
-    if isinstance(v, _dt.date):
-        return DateTime(_dt.datetime(v.year, v.month, v.day, tzinfo=_dt.UTC), date_only=True)
     return v

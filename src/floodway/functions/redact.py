@@ -71,8 +71,10 @@ _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s\"'<>`]+")
 _AUTH_SCHEME = re.compile(
     r"(?i)\b(bearer|basic|digest|negotiate|zoho-oauthtoken)(\s+)[A-Za-z0-9._~+/=-]{4,}"
 )
+# The lookbehind starts a name only at a word boundary and the name is bounded, so a long run of
+# letters and digits is scanned once, not once per starting position (quadratic otherwise).
 _NAME_VALUE = re.compile(
-    r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)"
+    r"(?<![A-Za-z0-9_.-])(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,63})"
     r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
     r"(?P<value>(?:(?:bearer|basic|digest|negotiate|zoho-oauthtoken)\s+)?[^\s\"'&,;)}\]]+)",
     re.IGNORECASE,

@@ -1,0 +1,963 @@
+"""``zoho.crm.*`` between Deluge and the CRM: value conversions, argument rules, task table.
+
+Two CRMs serve the CRM tasks of deluge-language.md §12 with the same shapes: the in-memory one of
+``floodway run`` (``memory_crm.MemoryCrm``) and the real store (``StoreTasks`` below, used by the
+live host). What they share lives here, so that both read arguments, convert values and shape
+results and errors the same way:
+
+- the task table (names, aliases, argument counts) and the argument rules (module as TEXT, ids
+  as NUMBER or digit TEXT, MAP / options arguments, a TEXT options argument is the ignored
+  connection name);
+- dates written as text in any §8.6 form (``parse_date_text``) and the trigger option (§12.5);
+- the error maps of §12.7 (``error_map``), never raised (D-29): ``TaskFail`` carries one out of
+  a task; only argument *types* a script got wrong raise ``DelugeRuntimeError``;
+- Deluge values -> REST input (``field_input``), REST output -> Deluge values (``from_plain``).
+
+``StoreTasks`` maps each task onto ``crm.records`` / ``crm.metadata`` as the run-as user with
+channel ``function``: the CRM validates and emits the record-change events exactly as for a REST
+write, and each task commits on its own (DOS-4). Deluge's lenient input (dates as
+``31-Mar-2026``, ``"40.0"`` for an integer, booleans for text) is turned into the strict REST form
+first; what cannot be turned is passed on unchanged so that the CRM reports ``INVALID_DATA``
+with its ``expected_data_type``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from floodway.crm.criteria import parse_datetime
+from floodway.deluge.errors import DelugeRuntimeError
+from floodway.deluge.values import (
+    Collection,
+    DateTime,
+    DelugeList,
+    DelugeMap,
+    File,
+    text_form,
+    to_json_text,
+    type_name,
+)
+
+if TYPE_CHECKING:
+    from floodway.crm.service import Crm
+    from floodway.crm.standard import ModuleDef
+
+MAX_PER_PAGE: Final = 200
+MAX_BULK_ROWS: Final = 100
+MAX_SEARCH_MATCHES: Final = 2000
+MSG_INVALID_ID: Final = "the id given seems to be invalid"
+INVALID_MODULE: Final = ("INVALID_MODULE", "the module name given seems to be invalid")
+_INT_RE: Final = re.compile(r"[+-]?\d+(?:\.0*)?")
+_NUM_RE: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_TEXT_TYPES: Final = frozenset({"text", "textarea", "email", "phone", "url", "picklist"})
+_DECIMAL_TYPES: Final = frozenset({"decimal", "currency", "percent"})
+_VERSION_PREFIX: Final = re.compile(r"^v\d+(?:_\d+)?\.")
+
+# task (lower-case) -> canonical name, min and max argument counts (connection included)
+TASKS: Final = {
+    "getrecordbyid": ("getRecordById", 2, 4),
+    "getrecords": ("getRecords", 1, 5),
+    "searchrecords": ("searchRecords", 2, 6),
+    "createrecord": ("createRecord", 2, 4),
+    "updaterecord": ("updateRecord", 3, 5),
+    "upsert": ("upsert", 2, 4),
+    "bulkcreate": ("bulkCreate", 2, 4),
+    "bulkupdate": ("bulkUpdate", 2, 4),
+    "getrelatedrecords": ("getRelatedRecords", 3, 7),
+    "updaterelatedrecord": ("updateRelatedRecord", 4, 6),
+    "attachfile": ("attachFile", 3, 4),
+    "convertlead": ("convertLead", 1, 3),
+    "getorgvariable": ("getOrgVariable", 1, 2),
+    "invokeconnector": ("invokeConnector", 2, 2),
+    "raisesignal": ("raiseSignal", 1, 2),
+}
+LEAD_TO_CONTACT: Final = {
+    "Salutation": "Salutation",
+    "First_Name": "First_Name",
+    "Last_Name": "Last_Name",
+    "Full_Name": "Full_Name",
+    "Email": "Email",
+    "Phone": "Phone",
+    "Mobile": "Mobile",
+    "Designation": "Title",
+    "Lead_Source": "Lead_Source",
+    "Description": "Description",
+    "Email_Opt_Out": "Email_Opt_Out",
+    "Street": "Mailing_Street",
+    "City": "Mailing_City",
+    "State": "Mailing_State",
+    "Zip_Code": "Mailing_Zip",
+    "Country": "Mailing_Country",
+}
+LEAD_TO_ACCOUNT: Final = {
+    "Company": "Account_Name",
+    "Phone": "Phone",
+    "Website": "Website",
+    "Industry": "Industry",
+    "Annual_Revenue": "Annual_Revenue",
+    "Street": "Billing_Street",
+    "City": "Billing_City",
+    "State": "Billing_State",
+    "Zip_Code": "Billing_Code",
+    "Country": "Billing_Country",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Errors and results
+
+
+class TaskFail(Exception):
+    """Carries an error map out of a task; ``crm_task`` returns it (D-29)."""
+
+    def __init__(self, error: DelugeMap) -> None:
+        super().__init__(error.get("code"))
+        self.error = error
+
+
+def error_map(code: str, details: Mapping[str, Any], message: str) -> DelugeMap:
+    return DelugeMap(code=code, details=DelugeMap(details), message=message, status="error")
+
+
+def invalid_id_map(value: Any) -> DelugeMap:
+    shown = value if type(value) is str or value is None else text_form(value)
+    return error_map("INVALID_DATA", {"api_name": "id", "id": shown}, MSG_INVALID_ID)
+
+
+def invalid_module_map() -> DelugeMap:
+    return error_map(INVALID_MODULE[0], {}, INVALID_MODULE[1])
+
+
+def not_supported_map() -> DelugeMap:
+    return error_map("NOT_SUPPORTED", {}, "not supported")
+
+
+def invalid_relation_map(name: Any) -> DelugeMap:
+    return error_map(
+        "INVALID_DATA",
+        {"api_name": "relation_name", "relation_name": name},
+        "the relation name given seems to be invalid",
+    )
+
+
+def success_map(details: DelugeMap, message: str) -> DelugeMap:
+    return DelugeMap(code="SUCCESS", details=details, message=message, status="success")
+
+
+def type_error(task: str, pos: int, expected: str, value: Any) -> DelugeRuntimeError:
+    return DelugeRuntimeError(
+        f"Argument {pos} of zoho.crm.{task} must be {expected}, found {type_name(value)}"
+    )
+
+
+def resolve_task(task: str, nargs: int) -> tuple[str, str]:
+    """(lower-case name, canonical name) of ``zoho.crm.<task>``; v-prefixes and the legacy
+    ``create``/``update`` aliases resolved (§12.6). Raises for unknown tasks and wrong counts."""
+    name = _VERSION_PREFIX.sub("", task.lower())
+    name = {"create": "createrecord", "update": "updaterecord"}.get(name, name)
+    spec = TASKS.get(name)
+    if spec is None:
+        raise DelugeRuntimeError(f"'zoho.crm.{task}' is not a CRM task")
+    canonical, lo, hi = spec
+    if not lo <= nargs <= hi:
+        want = str(lo) if lo == hi else f"{lo} to {hi}"
+        raise DelugeRuntimeError(f"zoho.crm.{canonical} expects {want} arguments, found {nargs}")
+    return name, canonical
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments
+
+
+def unwrap(v: Any) -> Any:
+    if type(v) is Collection:
+        return v.value
+    return v
+
+
+def query_get(query: Mapping[str, Any], key: str) -> Any:
+    if key in query:
+        return query[key]
+    low = key.lower()
+    return next((v for k, v in query.items() if type(k) is str and k.lower() == low), None)
+
+
+def wants_workflow(options: Mapping[str, Any]) -> bool:
+    """Whether the options' ``trigger`` asks for workflow rules (absent: no, §12.5)."""
+    trig = unwrap(query_get(options, "trigger"))
+    if type(trig) is str:
+        items = [trig]
+    elif type(trig) is DelugeList:
+        items = [text_form(x) for x in trig]
+    else:
+        return False
+    return any(x.strip().lower() == "workflow" for x in items)
+
+
+def id_of(value: Any) -> str | None:
+    """A record or user id from NUMBER, digit TEXT or a MAP with ``id``."""
+    v = unwrap(value)
+    if type(v) is DelugeMap:
+        v = unwrap(query_get(v, "id"))
+    if type(v) is int and v > 0:
+        return str(v)
+    if type(v) is str and v.strip().isdigit() and v.strip().isascii() and int(v) > 0:
+        return str(int(v))
+    return None
+
+
+def id_arg(task: str, pos: int, value: Any) -> str:
+    if type(value) is int:
+        if value > 0:
+            return str(value)
+        raise TaskFail(invalid_id_map(value))
+    if type(value) is str:
+        t = value.strip()
+        if t.isdigit() and t.isascii() and 0 < int(t) < 2**63:
+            return str(int(t))
+        raise TaskFail(invalid_id_map(value))
+    if value is None:
+        raise TaskFail(invalid_id_map(None))
+    raise type_error(task, pos, "NUMBER or TEXT", value)
+
+
+def record_arg(task: str, pos: int, value: Any) -> DelugeMap:
+    v = unwrap(value)
+    if v is None and type(value) is Collection:
+        return DelugeMap()
+    if type(v) is not DelugeMap:
+        raise type_error(task, pos, "MAP", value)
+    return v
+
+
+def options_arg(task: str, pos: int, value: Any) -> DelugeMap:
+    """An optional options/query MAP; TEXT there is the connection name (ignored)."""
+    if value is None or type(value) is str:
+        return DelugeMap()
+    return record_arg(task, pos, value)
+
+
+def int_arg(task: str, pos: int, value: Any, default: int) -> int:
+    if value is None:
+        return default
+    if type(value) is int:
+        return value
+    if type(value) is str and value.strip().isdigit():
+        return int(value.strip())
+    raise type_error(task, pos, "NUMBER", value)
+
+
+def rows_arg(task: str, rows: Any) -> list[DelugeMap]:
+    """The LIST of record maps of ``bulkCreate`` / ``bulkUpdate`` (at most 100)."""
+    v = unwrap(rows)
+    if v is None and type(rows) is Collection:
+        return []
+    if type(v) is not DelugeList:
+        raise type_error(task, 2, "LIST", rows)
+    if len(v) > MAX_BULK_ROWS:
+        raise TaskFail(error_map("LIMIT_EXCEEDED", {"limit": MAX_BULK_ROWS}, "limit exceeded"))
+    return [record_arg(task, 2, r) for r in v]
+
+
+def fields_param(query: Mapping[str, Any]) -> list[str] | None:
+    """The ``fields`` query entry as a list of names (None = all fields)."""
+    raw = query_get(query, "fields")
+    if raw is None or raw == "":
+        return None
+    items = [text_form(x) for x in raw] if type(raw) is DelugeList else text_form(raw).split(",")
+    names = [x.strip() for x in items if x.strip()]
+    return names or None
+
+
+def to_int(v: Any) -> int | None:
+    if type(v) is int:
+        return v
+    if type(v) is float:
+        return int(v) if v.is_integer() else None
+    if type(v) is str and _INT_RE.fullmatch(v.strip()):
+        return int(v.strip().split(".")[0])
+    return None
+
+
+def to_float(v: Any) -> float | None:
+    if type(v) in (int, float):
+        return float(v)
+    if type(v) is str and _NUM_RE.fullmatch(v.strip()):
+        return float(v.strip())
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Dates written as text (§8.6)
+
+_MONTHS: Final = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ]
+    )
+    for m in names
+}
+_TIME: Final = r"(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+_DATE_FORMS: Final = [
+    ("dmy_name", re.compile(r"(\d{1,2})[- ]([A-Za-z]+)[- ,]\s*(\d{4})" + _TIME)),
+    ("mdy_name", re.compile(r"([A-Za-z]+)\s+(\d{1,2}),?\s*(\d{4})" + _TIME)),
+    ("ymd", re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})" + _TIME)),
+    ("num", re.compile(r"(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{4})" + _TIME)),
+]
+
+
+def parse_date_text(text: str, tz: _dt.tzinfo, month_first: bool = True) -> _dt.datetime | None:
+    """A date or date-time written in one of the §8.6 forms (4-digit years), in zone ``tz``."""
+    t = text.strip()
+    iso = parse_datetime(t, tz)
+    if iso is not None:
+        return iso
+    for kind, rx in _DATE_FORMS:
+        m = rx.fullmatch(t)
+        if not m:
+            continue
+        g = m.groups()
+        try:
+            if kind == "dmy_name":
+                month = _MONTHS.get(g[1].lower())
+                cands = [(int(g[2]), month, int(g[0]))] if month else []
+            elif kind == "mdy_name":
+                month = _MONTHS.get(g[0].lower())
+                cands = [(int(g[2]), month, int(g[1]))] if month else []
+            elif kind == "ymd":
+                cands = [(int(g[0]), int(g[1]), int(g[2]))]
+            else:
+                a, b, y = int(g[0]), int(g[1]), int(g[2])
+                cands = [(y, a, b), (y, b, a)] if month_first else [(y, b, a), (y, a, b)]
+        except ValueError:
+            return None
+        for y, mo, d in cands:
+            try:
+                day = _dt.datetime(y, mo or 0, d, tzinfo=tz)
+            except ValueError:
+                continue
+            hh, mm, ss = g[3], g[4], g[5]
+            if hh is not None:
+                try:
+                    return day.replace(hour=int(hh), minute=int(mm), second=int(ss or 0))
+                except ValueError:
+                    return None
+            return day
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Values: Deluge <-> plain / REST
+
+
+def from_plain(v: Any) -> Any:
+    """Plain Python data (JSON-like, dates) as Deluge values: REST output, seeds, arguments."""
+    t = type(v)
+    if t is str or t is int or t is bool or t is float or v is None:
+        return v
+    if t is DelugeMap or t is DelugeList or t is DateTime or t is File or t is Collection:
+        return v
+    if isinstance(v, Mapping):
+        return DelugeMap((k if type(k) is str else str(k), from_plain(x)) for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return DelugeList(from_plain(x) for x in v)
+    if isinstance(v, _dt.datetime):
+        return DateTime(v if v.tzinfo else v.replace(tzinfo=_dt.UTC))
+    if isinstance(v, _dt.date):
+        return DateTime(_dt.datetime(v.year, v.month, v.day, tzinfo=_dt.UTC), date_only=True)
+    return v
+
+
+def to_rest(v: Any) -> Any:
+    """A Deluge value as plain JSON-like data, structure kept (no field type known)."""
+    v = unwrap(v)
+    t = type(v)
+    if t is DelugeMap:
+        return {(k if type(k) is str else text_form(k)): to_rest(x) for k, x in v.items()}
+    if t is DelugeList:
+        return [to_rest(x) for x in v]
+    if t is DateTime:
+        return text_form(v)
+    if t is File:
+        return {"$file": v.name}  # never valid field input: the CRM answers INVALID_DATA
+    return v
+
+
+def field_input(ftype: str, raw: Any, tz: _dt.tzinfo, month_first: bool = True) -> Any:
+    """A Deluge value written to a field of type ``ftype`` in REST input form (§12.2, D-31).
+
+    Values Deluge accepts but REST does not (dates as ``31-Mar-2026``, ``"40.0"``, booleans for
+    text, DATE-TIMEs) are converted; anything else is passed on for the CRM to reject."""
+    v = unwrap(raw)
+    t = type(v)
+    if v is None:
+        return None
+    if ftype in _TEXT_TYPES or ftype == "autonumber":
+        if t in (DelugeList, DelugeMap, File):
+            return to_rest(v)
+        return text_form(v)
+    if ftype in ("integer", "bigint"):
+        if t is bool:
+            return v
+        n = to_int(v)
+        return v if n is None else n
+    if ftype in _DECIMAL_TYPES:
+        if t is bool:
+            return v
+        x = to_float(v)
+        return to_rest(v) if x is None else x
+    if ftype == "boolean":
+        return to_rest(v)
+    if ftype in ("date", "datetime"):
+        if t is DateTime:
+            moment = v.dt if v.dt.tzinfo else v.dt.replace(tzinfo=tz)
+        elif t is str:
+            if not v.strip():
+                return None
+            parsed = parse_date_text(v, tz, month_first)
+            if parsed is None:
+                return v
+            if ftype == "date":
+                return parsed.date().isoformat()
+            moment = parsed
+        else:
+            return to_rest(v)
+        if ftype == "date":
+            return moment.astimezone(tz).date().isoformat()
+        return moment.replace(microsecond=0).isoformat()
+    if ftype == "multiselectpicklist":
+        if t is DelugeList:
+            if any(type(x) in (DelugeList, DelugeMap, File) or x is None for x in v):
+                return to_rest(v)
+            return [text_form(x) for x in v]
+        return to_rest(v)
+    if ftype in ("lookup", "parent"):
+        if t is int:
+            return str(v)
+        return to_rest(v)
+    return to_rest(v)
+
+
+def record_input(
+    mod: ModuleDef, values: Mapping[Any, Any], tz: _dt.tzinfo, month_first: bool = True
+) -> dict[str, Any]:
+    """A Deluge record map as a REST row for ``mod``: known fields converted by type; ``id``,
+    ``Owner`` and ``$`` keys kept; keys matching no field dropped (they are ignored, §12.1)."""
+    out: dict[str, Any] = {}
+    for key, raw in values.items():
+        k = key if type(key) is str else text_form(key)
+        low = k.lower()
+        if low in ("id", "owner") or k.startswith("$") or low == "se_module":
+            out[k] = to_rest(raw)
+            continue
+        f = mod.field(k)
+        if f is None:
+            continue
+        out[f.api_name] = field_input(f.type, raw, tz, month_first)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The tasks on the real store
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """An attachment as the host stores it (``StoreTasks`` reads and writes through this)."""
+
+    id: str
+    record_id: str
+    module: str
+    file_name: str
+    size: int
+    content_type: str
+    owner_id: str
+    created_by: str
+    modified_by: str
+    created_time: int
+    modified_time: int
+
+
+class AttachmentStore:
+    """Where ``attachFile`` keeps files (the CRM has no attachment storage yet)."""
+
+    def add(self, module: str, record_id: str, file: File, user_id: str) -> Attachment:
+        raise NotImplementedError
+
+    def list(self, record_id: str) -> list[Attachment]:
+        raise NotImplementedError
+
+
+class StoreTasks:
+    """``zoho.crm.*`` on the real store, as ``user_id`` (channel ``function``).
+
+    ``variables`` is the org-variable store (``get(name)``, ``set(name, value)``),
+    ``attachments`` the attachment store, ``zapikey`` a callable giving the org API key.
+    """
+
+    def __init__(
+        self,
+        crm: Crm,
+        user_id: str,
+        *,
+        month_first: bool = True,
+        variables: Any = None,
+        attachments: AttachmentStore | None = None,
+        zapikey: Callable[[], str | None] | None = None,
+        convert_lead: Callable[..., DelugeMap] | None = None,
+    ) -> None:
+        self.crm = crm
+        self.user_id = user_id
+        self.tz = crm.tz
+        self.month_first = month_first
+        self.variables = variables
+        self.attachments = attachments
+        self.zapikey = zapikey
+        self._convert_lead = convert_lead
+        self.notes: list[str] = []  # error maps returned, for the execution record (§12.7)
+
+    # ------------------------------------------------------------------ dispatch
+
+    def crm_task(self, task: str, args: list[Any]) -> Any:
+        from floodway.crm.errors import CrmError
+
+        name, canonical = resolve_task(task, len(args))
+        method = getattr(self, "_t_" + name)
+        try:
+            result = method(canonical, *args)
+        except TaskFail as fail:
+            result = fail.error
+        except CrmError as exc:
+            result = from_plain(exc.to_json())
+        if type(result) is DelugeMap and result.get("status") == "error":
+            self._note(canonical, result)
+        elif type(result) is DelugeList:
+            for item in result:
+                if type(item) is DelugeMap and item.get("status") == "error":
+                    self._note(canonical, item)
+        return result
+
+    def _note(self, canonical: str, error: DelugeMap) -> None:
+        if len(self.notes) < 1000:
+            self.notes.append(
+                f"zoho.crm.{canonical}: {text_form(error.get('code'))} "
+                f"{text_form(error.get('message'))}"
+            )
+
+    def _actor(self, workflow: bool) -> Any:
+        from floodway.crm.service import Actor
+
+        return Actor(self.user_id, "function", workflow)
+
+    def _module_arg(self, task: str, pos: int, value: Any) -> ModuleDef:
+        if type(value) is not str:
+            raise type_error(task, pos, "TEXT", value)
+        mod = self.crm.metadata.find(value)
+        if mod is None:
+            raise TaskFail(invalid_module_map())
+        return mod
+
+    def _input(self, mod: ModuleDef, values: Mapping[Any, Any]) -> dict[str, Any]:
+        return record_input(mod, values, self.tz, self.month_first)
+
+    @staticmethod
+    def _details(res: Mapping[str, Any]) -> DelugeMap:
+        details = {k: v for k, v in res["details"].items() if k != "$approval_state"}
+        return from_plain(details)  # type: ignore[no-any-return]
+
+    def _row(self, res: dict[str, Any], rid: str | None = None) -> DelugeMap:
+        """A single-row write result: the details map, or the error map (§12.4)."""
+        if res.get("status") == "success":
+            return self._details(res)
+        if rid is not None and _is_bad_id(res):
+            raise TaskFail(invalid_id_map(rid))
+        raise TaskFail(from_plain(res))
+
+    def _item(self, res: dict[str, Any]) -> DelugeMap:
+        """A bulk result item: success with its details, or the row's error."""
+        if res.get("status") == "success":
+            return success_map(self._details(res), str(res.get("message")))
+        return from_plain(res)  # type: ignore[no-any-return]
+
+    def _listing_args(
+        self, mod: ModuleDef, page: int, per_page: int, q: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        sort_by = query_get(q, "sort_by")
+        sort_text = text_form(sort_by).strip() if sort_by not in (None, "") else None
+        if sort_text is not None and sort_text.lower() not in (
+            "id",
+            "created_time",
+            "modified_time",
+        ):
+            f = mod.field(sort_text)
+            if f is None or f.type in ("lookup", "parent", "multiselectpicklist"):
+                sort_text = None  # unknown sort fields fall back to id order (as memory_crm)
+        order = text_form(query_get(q, "sort_order") or "desc").strip().lower()
+        return {
+            "fields": fields_param(q),
+            "page": max(page, 1),
+            "per_page": min(max(per_page, 1), MAX_PER_PAGE),
+            "sort_by": sort_text,
+            "sort_order": "asc" if order == "asc" else "desc",
+        }
+
+    @staticmethod
+    def _converted(q: Mapping[str, Any]) -> str | None:
+        conv = query_get(q, "converted")
+        return None if conv is None else text_form(conv).strip().lower()
+
+    # ------------------------------------------------------------------ reads
+
+    def _t_getrecordbyid(
+        self, task: str, module: Any, rid: Any, query: Any = None, _c: Any = None
+    ) -> Any:
+        mod = self._module_arg(task, 1, module)
+        record_id = id_arg(task, 2, rid)
+        q = options_arg(task, 3, query)
+        rec = self.crm.records.get(mod.api_name, record_id, fields=fields_param(q))
+        if rec is None:
+            return invalid_id_map(record_id)
+        return from_plain(rec)
+
+    def _t_getrecords(
+        self,
+        task: str,
+        module: Any,
+        page: Any = 1,
+        per_page: Any = MAX_PER_PAGE,
+        query: Any = None,
+        _c: Any = None,
+    ) -> Any:
+        mod = self._module_arg(task, 1, module)
+        p = int_arg(task, 2, page, 1)
+        pp = int_arg(task, 3, per_page, MAX_PER_PAGE)
+        q = options_arg(task, 4, query)
+        result = self.crm.records.list(
+            mod.api_name, converted=self._converted(q), **self._listing_args(mod, p, pp, q)
+        )
+        return from_plain(result.data)
+
+    def _t_searchrecords(
+        self,
+        task: str,
+        module: Any,
+        criteria: Any,
+        page: Any = 1,
+        per_page: Any = MAX_PER_PAGE,
+        query: Any = None,
+        _c: Any = None,
+    ) -> Any:
+        from floodway.crm.errors import CrmError
+
+        mod = self._module_arg(task, 1, module)
+        if type(criteria) is not str:
+            raise type_error(task, 2, "TEXT", criteria)
+        p = int_arg(task, 3, page, 1)
+        pp = int_arg(task, 4, per_page, MAX_PER_PAGE)
+        q = options_arg(task, 5, query)  # TEXT fifth argument is ignored (D-66)
+        if not criteria.strip():
+            return error_map(
+                "INVALID_QUERY", {"reason": "the criteria is empty"}, "invalid query formed"
+            )
+        try:
+            result = self.crm.records.search(
+                mod.api_name,
+                criteria=criteria,
+                converted=self._converted(q),
+                **self._listing_args(mod, p, pp, q),
+            )
+        except CrmError as exc:
+            if exc.code == "LIMIT_REACHED":
+                return DelugeList()  # pages beyond the 2,000 reachable matches are empty
+            raise
+        return from_plain(result.data)
+
+    # ------------------------------------------------------------------ writes
+
+    def _t_createrecord(
+        self, task: str, module: Any, values: Any, options: Any = None, _c: Any = None
+    ) -> Any:
+        mod = self._module_arg(task, 1, module)
+        data = record_arg(task, 2, values)
+        opts = options_arg(task, 3, options)
+        res = self.crm.records.create(
+            mod.api_name, [self._input(mod, data)], actor=self._actor(wants_workflow(opts))
+        )
+        return self._row(res[0])
+
+    def _t_updaterecord(
+        self, task: str, module: Any, rid: Any, values: Any, options: Any = None, _c: Any = None
+    ) -> Any:
+        mod = self._module_arg(task, 1, module)
+        record_id = id_arg(task, 2, rid)
+        data = record_arg(task, 3, values)
+        opts = options_arg(task, 4, options)
+        row = self._input(mod, data)
+        row.pop("id", None)
+        res = self.crm.records.update(
+            mod.api_name,
+            [row],
+            actor=self._actor(wants_workflow(opts)),
+            record_id=record_id,
+        )
+        return self._row(res[0], record_id)
+
+    def _t_upsert(
+        self, task: str, module: Any, values: Any, options: Any = None, _c: Any = None
+    ) -> Any:
+        mod = self._module_arg(task, 1, module)
+        data = record_arg(task, 2, values)
+        opts = options_arg(task, 3, options)
+        row = self._input(mod, data)
+        rid: str | None = None
+        id_key = next((k for k in row if k.lower() == "id"), None)
+        if id_key is not None:
+            raw = data.get(id_key)
+            if raw is None:
+                row.pop(id_key)
+            else:
+                rid = id_arg(task, 2, raw)
+                row.pop(id_key)
+                row["id"] = rid
+        dup = unwrap(query_get(opts, "duplicate_check_fields"))
+        names: list[str] | None = None
+        if type(dup) is DelugeList:
+            names = [text_form(x) for x in dup]
+        elif type(dup) is str:
+            names = [x.strip() for x in dup.split(",") if x.strip()]
+        res = self.crm.records.upsert(
+            mod.api_name,
+            [row],
+            actor=self._actor(wants_workflow(opts)),
+            duplicate_check_fields=names,
+        )[0]
+        out = self._row(res, rid)
+        out.update(action=res.get("action"), duplicate_field=res.get("duplicate_field"))
+        return out
+
+    def _t_bulkcreate(
+        self, task: str, module: Any, rows: Any, options: Any = None, _c: Any = None
+    ) -> Any:
+        mod = self._module_arg(task, 1, module)
+        data = rows_arg(task, rows)
+        workflow = wants_workflow(options_arg(task, 3, options))
+        if not data:
+            return DelugeList()
+        res = self.crm.records.create(
+            mod.api_name, [self._input(mod, r) for r in data], actor=self._actor(workflow)
+        )
+        return DelugeList(self._item(r) for r in res)
+
+    def _t_bulkupdate(
+        self, task: str, module: Any, rows: Any, options: Any = None, _c: Any = None
+    ) -> Any:
+        mod = self._module_arg(task, 1, module)
+        data = rows_arg(task, rows)
+        workflow = wants_workflow(options_arg(task, 3, options))
+        if not data:
+            return DelugeList()
+        res = self.crm.records.update(
+            mod.api_name, [self._input(mod, r) for r in data], actor=self._actor(workflow)
+        )
+        return DelugeList(self._item(r) for r in res)
+
+    # ------------------------------------------------------------------ relations
+
+    def _relation(self, task: str, name: Any, parent: ModuleDef) -> Any:
+        from floodway.crm.errors import CrmError
+
+        if type(name) is not str:
+            raise type_error(task, 1, "TEXT", name)
+        try:
+            return self.crm.metadata.related_list(parent, name.strip())
+        except CrmError:
+            raise TaskFail(invalid_relation_map(name)) from None
+
+    def _exists(self, mod: ModuleDef, rid: str) -> bool:
+        return self.crm.records.get(mod.api_name, rid, fields=["id"]) is not None
+
+    def _t_getrelatedrecords(
+        self,
+        task: str,
+        relation: Any,
+        module: Any,
+        pid: Any,
+        page: Any = 1,
+        per_page: Any = MAX_PER_PAGE,
+        query: Any = None,
+        _c: Any = None,
+    ) -> Any:
+        parent = self._module_arg(task, 2, module)
+        parent_id = id_arg(task, 3, pid)
+        rel = self._relation(task, relation, parent)
+        p = int_arg(task, 4, page, 1)
+        pp = int_arg(task, 5, per_page, MAX_PER_PAGE)
+        q = options_arg(task, 6, query)
+        if rel.kind == "attachments":
+            if self.attachments is None or not self._exists(parent, parent_id):
+                return DelugeList()
+            size = min(max(pp, 1), MAX_PER_PAGE)
+            start = (max(p, 1) - 1) * size
+            atts = self.attachments.list(parent_id)[start : start + size]
+            return DelugeList(self._attachment_map(a) for a in atts)
+        child = self.crm.metadata.find(rel.child)
+        args = self._listing_args(child or parent, p, pp, q)
+        result = self.crm.records.related(parent.api_name, parent_id, rel.api_name, **args)
+        if result is None:
+            return DelugeList()
+        return from_plain(result.data)
+
+    def _t_updaterelatedrecord(
+        self,
+        task: str,
+        relation: Any,
+        related_id: Any,
+        module: Any,
+        pid: Any,
+        data: Any = None,
+        _c: Any = None,
+    ) -> Any:
+        parent = self._module_arg(task, 3, module)
+        rid = id_arg(task, 2, related_id)
+        parent_id = id_arg(task, 4, pid)
+        rel = self._relation(task, relation, parent)
+        values = options_arg(task, 5, data)
+        if not self._exists(parent, parent_id):
+            return invalid_id_map(parent_id)
+        if rel.kind not in ("lookup", "activities"):
+            return not_supported_map()
+        child = self.crm.metadata.find(rel.child)
+        if child is None or not self._exists(child, rid):
+            return invalid_id_map(rid)
+        row = self._input(child, values)
+        row.pop("id", None)
+        row["id"] = rid
+        res = self.crm.records.link(
+            parent.api_name, parent_id, rel.api_name, [row], actor=self._actor(False)
+        )[0]
+        if res.get("status") == "success":
+            return success_map(DelugeMap(id=rid), "relation added")
+        if _is_bad_id(res):
+            return invalid_id_map(rid)
+        return from_plain(res)
+
+    def _user_brief(self, uid: str, email: bool = True) -> DelugeMap:
+        user = self.crm.users.get(uid)
+        out = DelugeMap(name=user.full_name if user else None, id=uid)
+        if email:
+            out["email"] = user.email if user else None
+        return out
+
+    def _iso(self, ms: int) -> str:
+        return _dt.datetime.fromtimestamp(ms / 1000, self.tz).isoformat(timespec="seconds")
+
+    def _attachment_map(self, a: Attachment) -> DelugeMap:
+        mod = self.crm.metadata.find(a.module)
+        name = None
+        if mod is not None:
+            parent = self.crm.records.get(a.module, a.record_id, fields=[mod.name_field])
+            name = parent.get(mod.name_field) if parent else None
+        return DelugeMap(
+            Owner=self._user_brief(a.owner_id),
+            File_Name=a.file_name,
+            Size=str(a.size),
+            Parent_Id=DelugeMap(name=name, id=a.record_id),
+            **{"$se_module": a.module},
+            Created_By=self._user_brief(a.created_by),
+            Modified_By=self._user_brief(a.modified_by),
+            Created_Time=self._iso(a.created_time),
+            Modified_Time=self._iso(a.modified_time),
+            id=a.id,
+        )
+
+    def _t_attachfile(self, task: str, module: Any, rid: Any, file: Any, _c: Any = None) -> Any:
+        mod = self._module_arg(task, 1, module)
+        record_id = id_arg(task, 2, rid)
+        if type(file) is not File:
+            raise type_error(task, 3, "FILE", file)
+        if self.attachments is None:
+            return not_supported_map()
+        if not self._exists(mod, record_id):
+            return invalid_id_map(record_id)
+        a = self.attachments.add(mod.api_name, record_id, file, self.user_id)
+        details = DelugeMap(
+            Modified_Time=self._iso(a.modified_time),
+            Modified_By=self._user_brief(a.modified_by, email=False),
+            Created_Time=self._iso(a.created_time),
+            id=a.id,
+            Created_By=self._user_brief(a.created_by, email=False),
+        )
+        return success_map(details, "attachment uploaded")
+
+    # ------------------------------------------------------------------ other tasks
+
+    def _t_convertlead(self, task: str, lead_id: Any, values: Any = None, _c: Any = None) -> Any:
+        rid = id_arg(task, 1, lead_id)
+        opts = options_arg(task, 2, values)
+        if self._convert_lead is None:
+            return not_supported_map()
+        return self._convert_lead(self, rid, opts)
+
+    def _t_getorgvariable(self, task: str, name: Any, _c: Any = None) -> Any:
+        if type(name) is not str:
+            raise type_error(task, 1, "TEXT", name)
+        if self.variables is None:
+            return None
+        return self.variables.get(name)
+
+    def _t_invokeconnector(self, task: str, operation: Any, params: Any) -> Any:
+        if type(operation) is not str:
+            raise type_error(task, 1, "TEXT", operation)
+        p = record_arg(task, 2, params)
+        op = operation.strip().lower()
+        if op == "crm.zapikey":
+            key = self.zapikey() if self.zapikey is not None else None
+            return DelugeMap(status_code="200", response=key or "")
+        if op not in ("crm.set", "crm.get") or self.variables is None:
+            return not_supported_map()
+        api = query_get(p, "apiname")
+        if type(api) is not str or not api:
+            return DelugeMap(
+                status_code="400",
+                response=to_json_text(DelugeMap(message="apiname is missing")),
+            )
+        if op == "crm.set":
+            value = query_get(p, "value")
+            text = "" if value is None else text_form(value)
+            self.variables.set(api, text)
+            body = DelugeMap({api: text})
+            body["message"] = "New value updated successfully."
+        else:
+            body = DelugeMap({api: self.variables.get(api)})
+        return DelugeMap(status_code="200", response=to_json_text(body))
+
+    def _t_raisesignal(self, task: str, signal: Any, _c: Any = None) -> Any:
+        return not_supported_map()
+
+
+def _is_bad_id(res: Mapping[str, Any]) -> bool:
+    details = res.get("details") or {}
+    return (
+        res.get("code") == "INVALID_DATA"
+        and isinstance(details, Mapping)
+        and details.get("api_name") == "id"
+        and res.get("message") == MSG_INVALID_ID
+    )
