@@ -33,22 +33,10 @@ from floodway.project import (
 
 from .conftest import EXAMPLE, write
 
-DOC = Path(__file__).resolve().parents[3] / "shared" / "docs" / "project-format.md"
-
 
 def full_schema() -> dict[str, dict[str, str]]:
     """The standard modules as an org would report them (name -> {field: type})."""
     return {m.api_name: {f.api_name: f.type for f in m.fields.values()} for m in standard_modules()}
-
-
-def test_example_is_the_manifest_of_the_format_document() -> None:
-    if not DOC.is_file():
-        pytest.skip("shared/docs is not beside the checkout")
-    text = DOC.read_text("utf-8")
-    start = text.index("```toml\n") + len("```toml\n")
-    assert (EXAMPLE / "floodway.toml").read_text("utf-8") == text[
-        start : text.index("```\n", start)
-    ]
 
 
 def test_example_loads_into_the_model() -> None:
