@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,9 +111,33 @@ def is_sqlite(engine: Engine | Connection) -> bool:
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """One write transaction: committed when the block ends, rolled back when it raises."""
-    with engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+    """One write transaction: committed when the block ends, rolled back when it raises.
+
+    SQLite has one writer at a time. Writers of one process queue on a lock here instead of in
+    SQLite's busy handler, which sleeps up to 100 ms between retries and makes the tail latency
+    of concurrent writes long; other processes still meet the busy handler.
+    """
+    lock = _sqlite_write_lock(engine)
+    if lock is None:
+        with engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+            yield conn
+        return
+    with lock, engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
         yield conn
+
+
+_write_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_write_locks_guard = threading.Lock()
+
+
+def _sqlite_write_lock(engine: Engine) -> threading.RLock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    lock = _write_locks.get(engine)
+    if lock is None:
+        with _write_locks_guard:
+            lock = _write_locks.setdefault(engine, threading.RLock())
+    return lock
 
 
 @contextmanager

@@ -302,6 +302,25 @@ def test_crm_api_response_from_text(client: Any, functions: Any, zapikey: str) -
     assert response.headers["content-type"].startswith("text/csv")
 
 
+def test_bare_script_with_collections(
+    client: Any, auth: dict[str, str], functions: Any, zapikey: str
+) -> None:
+    """A script without a header: implicit arguments by name, ``{}`` collections as bodies."""
+    source = (
+        'r = Collection();\nr.put("status_code", 202);\nb = Collection();\n'
+        'b.add(who);\nr.put("body", b);\nreturn {"crmAPIResponse": r};'
+    )
+    made = client.post(
+        "/api/functions",
+        headers=auth,
+        json={"source": source, "api_name": "bare_rest", "publish": True, "rest_enabled": True},
+    )
+    assert made.status_code == 201, made.text
+    response = client.get(_url("bare_rest", zapikey=zapikey, who="me"))
+    assert response.status_code == 202, response.text
+    assert response.json() == ["me"]
+
+
 def test_bad_crm_api_response_status(client: Any, functions: Any, zapikey: str) -> None:
     response = client.get(_url("bad_status", zapikey=zapikey))
     assert response.status_code == 400

@@ -513,9 +513,7 @@ class _BadResponse(Exception):
 
 def _passthrough(value: Any) -> Any:
     """The ``crmAPIResponse`` map of a return value (a MAP, or TEXT holding its JSON), or None."""
-    if isinstance(value, dict):
-        inner = value.get(CRM_API_RESPONSE)
-        return inner if isinstance(inner, dict) else None
+    value = _unwrap(value)
     if isinstance(value, str) and CRM_API_RESPONSE in value:
         stripped = value.strip()
         if not stripped.startswith("{"):
@@ -523,20 +521,29 @@ def _passthrough(value: Any) -> Any:
         from ..deluge.jsonparse import parse_json as parse_deluge_json
 
         try:
-            parsed = parse_deluge_json(stripped, lenient=False)
+            value = parse_deluge_json(stripped, lenient=False)
         except Exception:
             return None
-        if isinstance(parsed, dict):
-            inner = parsed.get(CRM_API_RESPONSE)
-            return inner if isinstance(inner, dict) else None
+    if isinstance(value, dict):
+        inner = _unwrap(value.get(CRM_API_RESPONSE))
+        return inner if isinstance(inner, dict) else None
     return None
+
+
+def _unwrap(value: Any) -> Any:
+    """The MAP or LIST inside an untyped ``Collection`` (``{}`` in Deluge); else the value."""
+    from ..deluge.values import Collection, DelugeMap
+
+    if isinstance(value, Collection):
+        return value.value if value.value is not None else DelugeMap()
+    return value
 
 
 def _passthrough_response(spec: dict[Any, Any]) -> Response:
     from ..deluge.values import DelugeList, DelugeMap, text_form, to_json_text
 
     status = _status_code(spec.get("status_code"))
-    body = spec.get("body")
+    body = _unwrap(spec.get("body"))
     is_json = isinstance(body, (DelugeMap, DelugeList, dict, list))
     if body is None:
         payload = b""

@@ -52,7 +52,7 @@ _WS_STRICT: Final = re.compile(r"[ \t\n\r]*")
 _WS_LENIENT: Final = re.compile(r"[\s\ufeff]*")
 # Unquoted tokens. Strict/Python: a bare word. Lenient values run to the next , } ] (spaces inside
 # kept, then trimmed); lenient keys run to the next ':'.
-_TOKEN_STRICT: Final = re.compile(r"[^\s,:\[\]{}\"']*")
+_TOKEN_STRICT: Final = re.compile(r"[^\s,:\[\]{}()\"']*")
 _TOKEN_LENIENT_VALUE: Final = re.compile(r"[^,\]}\n\r]*")
 _TOKEN_LENIENT_KEY: Final = re.compile(r"[^:,\[\]{}\n\r]*")
 

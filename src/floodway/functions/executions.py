@@ -79,7 +79,7 @@ class ExecutionStore:
         """Store one finished execution and the mail it queued ((outbox id, mail) pairs), in
         one transaction."""
         with write_transaction(self.crm.engine) as conn:
-            conn.execute(E.insert().values(**row))
+            conn.execute(E.insert(), [row])  # a cached statement, not one built per call
             if mails:
                 conn.execute(
                     O.insert(),
