@@ -121,15 +121,18 @@ def run_command(
     def stream(line: str) -> None:
         typer.echo(line)
 
-    result = run_program(
-        program,
-        values,
-        host,
-        limits,
-        tz=settings.time_zone,
-        month_first=settings.month_first,
-        on_info=None if as_json else stream,
-    )
+    try:
+        result = run_program(
+            program,
+            values,
+            host,
+            limits,
+            tz=settings.time_zone,
+            month_first=settings.month_first,
+            on_info=None if as_json else stream,
+        )
+    finally:
+        host.close()
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:

@@ -156,21 +156,3 @@ def test_concurrent_writers(crm: Crm) -> None:
         th.join()
     assert not errors
     assert len(set(made)) == 400
-
-
-def test_standard_module_map_for_memory_crm() -> None:
-    from floodway.crm.standard import standard_module_map
-
-    mods = standard_module_map()
-    assert list(mods)[:7] == [
-        "Leads",
-        "Contacts",
-        "Accounts",
-        "Deals",
-        "Tasks",
-        "Products",
-        "Notes",
-    ]
-    assert mods["Leads"].id == "4150868000000002175" and mods["Notes"].id == "4150868000000002187"
-    assert mods["Deals"].fields["Stage"].mandatory
-    assert mods["Calls"].fields["Call_Type"].mandatory

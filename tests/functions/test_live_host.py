@@ -1,5 +1,5 @@
 """``zoho.crm.*`` on the real store through the live host (deluge-language.md §12), on SQLite and
-PostgreSQL. The cases follow test_memory_crm.py: both CRMs give scripts the same shapes."""
+PostgreSQL."""
 
 from __future__ import annotations
 

@@ -56,3 +56,68 @@ def test_sendmail_is_recorded_with_every_field(tmp_path: Path) -> None:
     assert mail.to == ["a@example.com", "b@example.com"] and mail.cc == ["c@example.com"]
     assert mail.reply_to == ["r@example.com"] and mail.subject == "Deal won"
     assert mail.content_type == "text/plain" and mail.message == "<b>yes</b>"
+
+
+# ---- zoho.crm.* on an ephemeral instance of the real store -----------------------------------
+
+
+def test_crm_tasks_run_on_an_ephemeral_store_made_on_first_use(tmp_path: Path) -> None:
+    host = StandaloneHost(tmp_path, load_settings())
+    assert run(compile_program("return 1;"), {}, host).value == 1
+    assert host._store is None  # a script that never calls zoho.crm.* does not pay for it
+    src = """
+    a = zoho.crm.createRecord("Accounts", {"Account_Name": "a"});
+    c = zoho.crm.createRecord("Contacts", {"Last_Name": "b"});
+    r = zoho.crm.getRecordById("Contacts", c.get("id"));
+    return {"a": a.get("id"), "c": c.get("id"), "owner": r.get("Owner"), "user": zoho.loginuser,
+            "email": zoho.loginuserid};
+    """
+    result = run(compile_program(src), {}, host)
+    assert result.status == "success", result.error
+    out = result.value
+    assert int(out["c"]) > int(out["a"])  # ids increase across modules
+    assert out["owner"]["name"] == out["user"] == "Floodway Admin"
+    assert out["owner"]["email"] == out["email"] == "admin@floodway.local"
+    path = Path(str(host.crm.engine.url.database))
+    assert path.exists()
+    host.close()
+    assert not path.exists()
+
+
+def test_each_host_gets_its_own_empty_store(tmp_path: Path) -> None:
+    create = 'return zoho.crm.createRecord("Leads", {"Last_Name": "x"}).get("id");'
+    count = 'return zoho.crm.getRecords("Leads").size();'
+    first = StandaloneHost(tmp_path, load_settings())
+    assert run(compile_program(create), {}, first).status == "success"
+    assert run(compile_program(count), {}, first).value == 1
+    second = StandaloneHost(tmp_path, load_settings())
+    assert run(compile_program(count), {}, second).value == 0
+    first.close()
+    second.close()
+
+
+def test_ephemeral_store_uses_the_org_time_zone(tmp_path: Path) -> None:
+    settings = load_settings().model_copy(update={"time_zone": "Asia/Kolkata"})
+    host = StandaloneHost(tmp_path, settings)
+    src = 'return zoho.crm.createRecord("Accounts", {"Account_Name": "a"}).get("Created_Time");'
+    result = run(compile_program(src), {}, host, tz="Asia/Kolkata")
+    assert result.status == "success", result.error
+    assert str(result.value).endswith("+05:30")
+    host.close()
+
+
+def test_validations_are_the_real_stores(tmp_path: Path) -> None:
+    host = StandaloneHost(tmp_path, load_settings())
+    src = """
+    r = zoho.crm.createRecord("Deals", {"Deal_Name": "x"});
+    return {"code": r.get("code"), "details": r.get("details"),
+            "deals": zoho.crm.getRecords("Deals").size()};
+    """
+    result = run(compile_program(src), {}, host)
+    assert result.status == "success", result.error
+    assert result.value == {
+        "code": "MANDATORY_NOT_FOUND",
+        "details": {"api_name": "Stage", "json_path": "$.data[0].Stage"},
+        "deals": 0,
+    }
+    host.close()

@@ -55,6 +55,10 @@ def create_app(
     app.state.config = config
     app.state.sealer = sealer
     app.state.functions = functions
+    if functions is not None:
+        from .in_process import InProcessCrmApi
+
+        functions.in_process_api = InProcessCrmApi(app, crm)
     app.state.limiter = TokenBucket(config.rate_limit_per_s, config.rate_limit_burst)
     app.state.token_limiter = TokenBucket(config.rate_limit_per_s, config.rate_limit_burst)
 

@@ -58,8 +58,10 @@ def service(request: Request) -> Any:
         fx = getattr(state, "functions", None)
         if fx is None:
             from ..functions.service import Functions
+            from .in_process import InProcessCrmApi
 
             fx = Functions(state.crm, getattr(state, "settings", None))
+            fx.in_process_api = InProcessCrmApi(request.app, state.crm)
             state.functions = fx
     return fx
 

@@ -1,8 +1,7 @@
 """Module and field definitions, and the standard modules a new org starts with.
 
 ``FieldDef`` / ``ModuleDef`` are the one description of the CRM schema shared by the database
-store (``crm.metadata`` seeds and loads them), the in-memory CRM of ``floodway run``
-(``functions.memory_crm``) and the criteria checks. Field types are floodway's
+store (``crm.metadata`` seeds and loads them) and the criteria checks. Field types are floodway's
 (project-format.md ``[[field]] type``), plus ``parent`` for the polymorphic lookups ``What_Id`` /
 ``Parent_Id`` that come with ``$se_module``. The standard modules follow zoho-rest-compat.md §12.
 """
@@ -420,33 +419,4 @@ def standard_modules() -> list[ModuleDef]:
                 sequence_number=seq,
             )
         )
-    return out
-
-
-# The in-memory CRM's historical id order: ids stay stable for its tests and script runs.
-_MEMORY_ORDER: Final = (
-    "Leads",
-    "Contacts",
-    "Accounts",
-    "Deals",
-    "Tasks",
-    "Products",
-    "Notes",
-    "Events",
-    "Calls",
-)
-
-
-def standard_module_map(first_id: int = 4_150_868_000_000_002_175) -> dict[str, ModuleDef]:
-    """The standard modules by API name with fixed ids (``first_id`` + 2 per module), for
-    stores without a database (``functions.memory_crm``)."""
-    mods = {m.api_name: m for m in standard_modules()}
-    out: dict[str, ModuleDef] = {}
-    for i, name in enumerate(_MEMORY_ORDER):
-        mod = mods.pop(name)
-        mod.id = str(first_id + i * 2)
-        out[name] = mod
-    for i, mod in enumerate(mods.values(), start=len(out)):
-        mod.id = str(first_id + i * 2)
-        out[mod.api_name] = mod
     return out

@@ -1,9 +1,8 @@
 """``zoho.crm.*`` between Deluge and the CRM: value conversions, argument rules, task table.
 
-Two CRMs serve the CRM tasks of deluge-language.md §12 with the same shapes: the in-memory one of
-``floodway run`` (``memory_crm.MemoryCrm``) and the real store (``StoreTasks`` below, used by the
-live host). What they share lives here, so that both read arguments, convert values and shape
-results and errors the same way:
+One CRM serves the CRM tasks of deluge-language.md §12: the real store, through ``StoreTasks``
+below, used by the live host (and, on an ephemeral store, by ``floodway run`` without
+``--data``). The pieces are:
 
 - the task table (names, aliases, argument counts) and the argument rules (module as TEXT, ids
   as NUMBER or digit TEXT, MAP / options arguments, a TEXT options argument is the ignored
@@ -609,7 +608,7 @@ class StoreTasks:
         ):
             f = mod.field(sort_text)
             if f is None or f.type in ("lookup", "parent", "multiselectpicklist"):
-                sort_text = None  # unknown sort fields fall back to id order (as memory_crm)
+                sort_text = None  # unknown sort fields fall back to id order
         order = text_form(query_get(q, "sort_order") or "desc").strip().lower()
         return {
             "fields": fields_param(q),

@@ -1,12 +1,17 @@
-"""The host behind ``floodway run``: an in-memory CRM, real outbound HTTP under the address
-policy, recorded mail, and ``standalone.*`` calls resolved from sibling ``.dg`` files.
+"""The host behind ``floodway run``: ``zoho.crm.*`` on an ephemeral instance of the real store
+(or a given store), real outbound HTTP under the address policy, recorded mail, and
+``standalone.*`` calls resolved from sibling ``.dg`` files.
+
+The CRM tasks are the live host's (``LiveHost`` / ``crm_bridge.StoreTasks``): one CRM
+implementation, one set of shapes and validations. The ephemeral store is created on the first
+``zoho.crm.*`` call, so scripts that never touch the CRM do not pay for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..deluge import (
     ClientAction,
@@ -22,8 +27,13 @@ from ..deluge import (
 )
 from ..settings import Settings
 from .address_policy import AddressPolicy, OutboundError
-from .memory_crm import MemoryCrm
 from .outbound import MultipartFile, OutboundClient
+
+if TYPE_CHECKING:
+    from floodway.crm.service import Crm
+
+    from .ephemeral import EphemeralStore
+    from .live_host import LiveHost
 
 ADMIN = User(id="1000000000000000001", name="Floodway Admin", email="admin@floodway.local")
 
@@ -61,14 +71,16 @@ class StandaloneHost:
         self,
         folder: Path,
         settings: Settings,
-        crm: MemoryCrm | None = None,
+        crm: Crm | None = None,
         client: OutboundClient | None = None,
         limits: Limits | None = None,
     ) -> None:
         self.folder = folder
         self.settings = settings
         self.user = ADMIN
-        self.crm = crm or MemoryCrm(ADMIN, ADMIN, self.now)
+        self._crm = crm
+        self._store: EphemeralStore | None = None
+        self._live: LiveHost | None = None
         self.client = client or outbound_client(list(settings.invokeurl_allow))
         self.outbox: list[Mail] = []
         self.actions: list[ClientAction] = []
@@ -89,8 +101,36 @@ class StandaloneHost:
     def is_sender_allowed(self, address: str) -> bool:
         return address.lower() in (ADMIN.email, self.user.email)
 
+    @property
+    def crm(self) -> Crm:
+        """The store behind ``zoho.crm.*``: the given one, else an ephemeral instance."""
+        if self._crm is None:
+            from .ephemeral import EphemeralStore
+
+            self._store = EphemeralStore(self.settings.time_zone)
+            self._crm = self._store.crm
+        return self._crm
+
+    @property
+    def live(self) -> LiveHost:
+        """The live host on ``crm`` whose CRM tasks this host runs, as the org's admin."""
+        if self._live is None:
+            from .live_host import LiveHost
+            from .service import Functions
+
+            fx = Functions(self.crm, self.settings, outbound=self.client)
+            admin = fx.executor.user(None)
+            self._live = LiveHost(fx, admin, admin)
+        return self._live
+
     def crm_task(self, task: str, args: list[Any]) -> Any:
-        return self.crm.crm_task(task, args)
+        return self.live.crm_task(task, args)
+
+    def close(self) -> None:
+        """Delete the ephemeral store, if one was made (a given store is left alone)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = self._crm = self._live = None
 
     def http(self, request: HttpRequest) -> HttpResponse:
         if request.connection is not None:
