@@ -11,28 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-FIELD_TYPES: Final = frozenset(
-    {
-        "text",
-        "textarea",
-        "email",
-        "phone",
-        "url",
-        "picklist",
-        "multiselectpicklist",
-        "date",
-        "datetime",
-        "integer",
-        "bigint",
-        "decimal",
-        "currency",
-        "percent",
-        "boolean",
-        "lookup",
-        "parent",
-        "autonumber",
-    }
+# Types a project manifest may give a field ([[field]] type), in documentation order.
+MANIFEST_FIELD_TYPES: Final = (
+    "text",
+    "textarea",
+    "email",
+    "phone",
+    "url",
+    "picklist",
+    "multiselectpicklist",
+    "date",
+    "datetime",
+    "integer",
+    "bigint",
+    "decimal",
+    "currency",
+    "percent",
+    "boolean",
+    "lookup",
 )
+FIELD_TYPES: Final = frozenset(MANIFEST_FIELD_TYPES) | {"parent", "autonumber"}
 # Accepted spellings of ``add_field`` types (Zoho's data_type names) -> floodway type.
 TYPE_ALIASES: Final = {
     "website": "url",

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
+from floodway.crm.standard import MANIFEST_FIELD_TYPES
+
 from .catalog import Catalog
 from .cron import zone
 from .model import (
@@ -41,24 +43,7 @@ TOP_LEVEL: Final = {
     "validation": "array",
     "schedule": "array",
 }
-FIELD_TYPES: Final = (
-    "text",
-    "textarea",
-    "email",
-    "phone",
-    "url",
-    "picklist",
-    "multiselectpicklist",
-    "date",
-    "datetime",
-    "integer",
-    "bigint",
-    "decimal",
-    "currency",
-    "percent",
-    "boolean",
-    "lookup",
-)
+FIELD_TYPES: Final = MANIFEST_FIELD_TYPES
 _LENGTH_TYPES: Final = frozenset(FIELD_TYPES) - {"date", "datetime", "boolean", "lookup"}
 _RESERVED_FIELDS: Final = frozenset(
     {"id", "owner", "created_by", "modified_by", "created_time", "modified_time", "tag"}
