@@ -84,9 +84,7 @@ def load_secrets(settings: Any, data_dir: Path) -> Keyring:
         loaded = load_keyring(getattr(settings, "secret_key", None), data_dir=data_dir)
     except SecretsKeyError as exc:
         raise StartupError(str(exc)) from None
-    if loaded.created:
-        log.warning("created the secret key %s (keep it with your backups)", loaded.path)
-    return loaded.keyring
+    return loaded.keyring  # a newly created key file is logged by load_keyring
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
