@@ -16,7 +16,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import admin, executions, metadata, oauth, records, rest_functions, users, variables
+from . import (
+    admin,
+    executions,
+    metadata,
+    oauth,
+    outbox,
+    records,
+    rest_functions,
+    users,
+    variables,
+)
 from . import functions as functions_api
 from .config import ApiConfig
 from .errors import (
@@ -71,6 +81,7 @@ def create_app(
     app.include_router(functions_api.router)
     app.include_router(executions.router)
     app.include_router(variables.router)
+    app.include_router(outbox.router)
     app.include_router(rest_functions.router)  # before records: /crm/{v}/functions/… would match
     app.include_router(metadata.router)
     app.include_router(users.router)
