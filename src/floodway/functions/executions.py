@@ -75,11 +75,26 @@ class ExecutionStore:
 
     # ------------------------------------------------------------------ writing
 
-    def insert(self, row: dict[str, Any], mails: Sequence[tuple[int, Mail]] = ()) -> None:
-        """Store one finished execution and the mail it queued ((outbox id, mail) pairs), in
-        one transaction."""
+    def insert_running(self, rows: Sequence[dict[str, Any]]) -> None:
+        """``running`` rows for executions still in progress (functions.running)."""
         with write_transaction(self.crm.engine) as conn:
-            conn.execute(E.insert(), [row])  # a cached statement, not one built per call
+            conn.execute(E.insert(), list(rows))
+
+    def insert(
+        self, row: dict[str, Any], mails: Sequence[tuple[int, Mail]] = (), *, update: bool = False
+    ) -> None:
+        """Store one finished execution and the mail it queued ((outbox id, mail) pairs), in
+        one transaction; ``update`` replaces the execution's ``running`` row."""
+        with write_transaction(self.crm.engine) as conn:
+            if update:
+                values = {k: v for k, v in row.items() if k not in ("id", "org_id")}
+                conn.execute(
+                    E.update()
+                    .where(E.c.id == row["id"], E.c.org_id == row["org_id"])
+                    .values(values)
+                )
+            else:
+                conn.execute(E.insert(), [row])  # a cached statement, not one built per call
             if mails:
                 conn.execute(
                     O.insert(),

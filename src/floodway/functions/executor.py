@@ -195,6 +195,12 @@ class Executor:
         admin = run_as if user_id is None else self.user(None)
         fn = lf.function
         host = LiveHost(fx, run_as, admin, chain=chain)
+        execution_id = fx.crm.ids.next_id()
+        if record:
+            fx.running.start(
+                execution_id,
+                self._running_row(execution_id, lf, args, trig, run_as, user_id, started_ms, chain),
+            )
         token = COLLECTOR.set(host.changes)
         try:
             result = run_program(
@@ -240,9 +246,61 @@ class Executor:
             row = self._row(
                 out, lf, args, trig, run_as, user_id, host, started_ms, finished_ms, rerun_of, chain
             )
-            fx.executions.insert(row, list(zip(row.pop("_mail_ids"), host.mails)))
+            row["id"] = execution_id
+            was_running = fx.running.finish(execution_id)
+            fx.executions.insert(
+                row, list(zip(row.pop("_mail_ids"), host.mails)), update=was_running
+            )
             out.id = str(row["id"])
         return out
+
+    def _running_row(
+        self,
+        execution_id: int,
+        lf: LiveFunction,
+        args: dict[str, Any],
+        trig: dict[str, Any],
+        run_as: User,
+        user_id: str | None,
+        started_ms: int,
+        chain: tuple[str, int] | None,
+    ) -> dict[str, Any]:
+        """The record of a run still in progress: who, what, since when; no results yet."""
+        secret_args = [
+            v for k, v in args.items() if type(v) is str and len(v) >= 4 and is_sensitive_name(k)
+        ]
+        chain_id, depth = _chain(chain)
+        return {
+            "id": execution_id,
+            "org_id": self.fx.crm.org_id,
+            "function_id": int(lf.function.id) if lf.function.id else None,
+            "function": lf.function.api_name,
+            "version": lf.version.number or None,
+            "trigger_type": trig["type"],
+            "trigger": trig,
+            "status": "running",
+            "caller": "system" if user_id is None else "user",
+            "run_as": int(run_as.id),
+            "arguments": _Masker(secret_args).data(_plain_args(args)),
+            "output": None,
+            "output_text": None,
+            "output_truncated": False,
+            "info": [],
+            "error": None,
+            "notes": [],
+            "statements": 0,
+            "http_calls": [],
+            "emails": [],
+            "records": [],
+            "client_actions": [],
+            "started_time": started_ms,
+            "finished_time": started_ms,
+            "duration_ms": 0.0,
+            "rerun_of": None,
+            "chain_id": chain_id,
+            "chain_depth": depth,
+            "node": NODE,
+        }
 
     def _row(
         self,

@@ -33,6 +33,7 @@ from .executions import ExecutionStore, Outbox, Quotas
 from .executor import ExecutionResult, Executor
 from .live_host import InProcessRequest, collect_change
 from .registry import FunctionInfo, FunctionsError, LiveFunction, Registry, SaveResult, VersionInfo
+from .running import RunningExecutions
 
 if TYPE_CHECKING:
     from floodway.crm.service import Crm
@@ -98,6 +99,11 @@ class Functions:
             float(_setting(s, "execution_failure_retention_days", 90)),
         )
         self.outbox = Outbox(crm)
+        # Runs lasting over a second get a `running` record while they go on (running.py).
+        self.running = RunningExecutions(
+            self.executions.insert_running,
+            float(_setting(s, "running_record_after_s", 1.0)),
+        )
         self.quotas = Quotas(crm)
         self.variables = OrgVariables(crm)
         self.connections = ConnectionStore(self)
