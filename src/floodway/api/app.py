@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from . import (
     admin,
+    connections,
     executions,
     metadata,
     oauth,
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(executions.router)
     app.include_router(variables.router)
     app.include_router(outbox.router)
+    app.include_router(connections.router)
     app.include_router(rest_functions.router)  # before records: /crm/{v}/functions/… would match
     app.include_router(metadata.router)
     app.include_router(users.router)
