@@ -197,9 +197,11 @@ class Executor:
         host = LiveHost(fx, run_as, admin, chain=chain)
         execution_id = fx.crm.ids.next_id()
         if record:
-            fx.running.start(
+            fx.running.start(  # the row is built only if the run lasts long enough to need it
                 execution_id,
-                self._running_row(execution_id, lf, args, trig, run_as, user_id, started_ms, chain),
+                lambda: self._running_row(
+                    execution_id, lf, args, trig, run_as, user_id, started_ms, chain
+                ),
             )
         token = COLLECTOR.set(host.changes)
         try:

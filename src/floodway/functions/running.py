@@ -22,7 +22,7 @@ log = logging.getLogger("floodway.functions")
 class _Entry:
     __slots__ = ("row", "since", "state")
 
-    def __init__(self, row: dict[str, Any]) -> None:
+    def __init__(self, row: Callable[[], dict[str, Any]]) -> None:
         self.row = row
         self.since = time.monotonic()
         self.state = "pending"  # pending -> writing -> written
@@ -40,7 +40,8 @@ class RunningExecutions:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def start(self, execution_id: int, running_row: dict[str, Any]) -> None:
+    def start(self, execution_id: int, running_row: Callable[[], dict[str, Any]]) -> None:
+        """Register a run; ``running_row`` builds its record if the watchdog needs it."""
         with self._cond:
             self._entries[execution_id] = _Entry(running_row)
             if self._thread is None:
@@ -72,7 +73,7 @@ class RunningExecutions:
             if not due:
                 continue
             try:
-                self._insert([e.row for e in due])
+                self._insert([e.row() for e in due])
                 state = "written"
             except Exception:  # the run goes on; its end inserts the finished row instead
                 log.warning("could not record running executions", exc_info=True)
