@@ -31,40 +31,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import itertools
-import json
-import os
-import queue
-import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
-
-CLI = [sys.executable, "-m", "floodway.cli"]
-HOST = "127.0.0.1"
-PG_SERVER = "host=127.0.0.1 port=5432 user=postgres"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+from live_server import (
+    HOST,
+    REQUEST_TIMEOUT_S,
+    BenchmarkError,
+    cli_json,
+    percentile,
+    postgres_database,
+    running_server,
+)
 
 CONNECTIONS = 16
 SECONDS = 20.0
 WARMUP_SECONDS = 2.0
-START_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 60.0
-REQUEST_TIMEOUT_S = 60.0
-SERVER_LOG_LINES = 200
 
 MUST_REQ_PER_S = 300.0
 MUST_P99_MS = 100.0
@@ -79,94 +71,6 @@ ECHO = """string standalone.echo(String value)
 TRIVIAL = ECHO
 
 
-class BenchmarkError(Exception):
-    """The server did not start or answered a request unexpectedly."""
-
-
-# ---- the server -----------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    proc: subprocess.Popen[str]
-    url: str
-    log: collections.deque[str]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-
-    def tail(self) -> str:
-        return "\n".join(self.log)
-
-
-def server_env() -> dict[str, str]:
-    return {**os.environ, "FLOODWAY_RATE_LIMIT_PER_S": "0", "PYTHONUNBUFFERED": "1"}
-
-
-def cli_json(*args: str) -> Any:
-    done = subprocess.run(
-        [*CLI, *args],
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT_S,
-        env=server_env(),
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchmarkError(f"floodway {' '.join(args[:2])} failed:\n{done.stderr}")
-    return json.loads(done.stdout)
-
-
-@contextlib.contextmanager
-def running_server(data: Path, db_args: list[str]) -> Iterator[Server]:
-    """``floodway serve`` on 127.0.0.1 and a free port; stopped on leaving, errors included."""
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--host", HOST, "--port", "0", "--data", str(data), *db_args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=server_env(),
-    )
-    log: collections.deque[str] = collections.deque(maxlen=SERVER_LOG_LINES)
-    found: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:  # drains the pipe so the server never blocks on a full one
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.append(line.rstrip("\n"))
-            if "serving on " in line:
-                found.put(line.rsplit("serving on ", 1)[1].strip())
-
-    threading.Thread(target=pump, daemon=True).start()
-    server = Server(proc, "", log)
-    try:
-        try:
-            server.url = found.get(timeout=START_TIMEOUT_S)
-        except queue.Empty:
-            raise BenchmarkError("floodway serve did not start:\n" + server.tail()) from None
-        if urlsplit(server.url).hostname != HOST:
-            raise BenchmarkError(f"the server listens on {server.url}, not on {HOST}")
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if httpx.get(f"{server.url}/health", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.proc.poll() is not None or time.monotonic() > deadline:
-                raise BenchmarkError("floodway serve is not answering:\n" + server.tail())
-            time.sleep(0.1)
-        yield server
-    finally:
-        server.stop()
-
-
 def publish_echo(url: str, client: dict[str, str]) -> None:
     with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S, trust_env=False) as http:
         grant = {"grant_type": "refresh_token", **client}
@@ -178,40 +82,6 @@ def publish_echo(url: str, client: dict[str, str]) -> None:
         )
         if made.status_code != 201:
             raise BenchmarkError(f"creating the function failed: {made.status_code} {made.text}")
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str | None]:
-    """A fresh database on 127.0.0.1:5432 (its SQLAlchemy URL), dropped afterwards; None if the
-    server cannot be reached."""
-    try:
-        import psycopg
-    except ImportError as exc:
-        print(f"note: PostgreSQL skipped, psycopg is not installed ({exc})")
-        yield None
-        return
-    name = "floodway_bench_" + secrets.token_hex(4)
-    try:
-        with psycopg.connect(
-            f"{PG_SERVER} dbname=postgres", autocommit=True, connect_timeout=5
-        ) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        print(f"note: PostgreSQL skipped, 127.0.0.1:5432 is unreachable ({exc})".strip())
-        yield None
-        return
-    try:
-        yield PG_URL.format(name=name)
-    finally:
-        with psycopg.connect(
-            f"{PG_SERVER} dbname=postgres", autocommit=True, connect_timeout=5
-        ) as c:
-            c.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def count_rest_executions(data: Path, database_url: str | None) -> int:
@@ -337,12 +207,6 @@ class Results:
         lines = [f"### {self.title}", "", "| metric | value | must |", "| --- | ---: | --- |"]
         lines += [f"| {m} | {v} | {r} |" for m, v, r in self.rows]
         return "\n".join(lines)
-
-
-def percentile(samples: list[float], p: int) -> float:
-    if len(samples) < 2:
-        return samples[0]
-    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
 
 
 def run_database(name: str, database_url: str | None, connections: int, seconds: float) -> Results:

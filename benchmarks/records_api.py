@@ -19,33 +19,31 @@ Run: ``python benchmarks/records_api.py`` (100,000 Deals), ``--quick`` (10,000) 
 from __future__ import annotations
 
 import argparse
-import collections
-import contextlib
 import datetime as dt
 import json
-import os
-import queue
 import random
-import secrets
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-
-CLI = [sys.executable, "-m", "floodway.cli"]
-HOST = "127.0.0.1"
-PG_SERVER = "host=127.0.0.1 port=5432 user=postgres"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+from live_server import (
+    CLI,
+    START_TIMEOUT_S,
+    BenchmarkError,
+    access_token,
+    http_client,
+    percentile,
+    postgres_database,
+    running_server,
+    server_env,
+)
 
 BATCH = 100
 GET_REQUESTS = 10_000
@@ -55,46 +53,12 @@ RELATED_PER_ACCOUNT = 50
 RELATED_REQUESTS = 500
 WARMUP_REQUESTS = 5
 
-START_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 60.0
-REQUEST_TIMEOUT_S = 120.0
-SERVER_LOG_LINES = 200
 
 MUST_CREATE_PER_S_SQLITE = 1_000.0
 MUST_SEARCH_P50_MS = 50.0
 
 SEARCH_CRITERIA = "(Stage:equals:Closed Won)"
 OTHER_STAGES = ("Qualification", "Needs Analysis", "Proposal/Price Quote")
-
-
-class BenchmarkError(Exception):
-    """The server did not start or answered a request unexpectedly."""
-
-
-# ---- the server -----------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    proc: subprocess.Popen[str]
-    url: str
-    log: collections.deque[str]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-
-    def tail(self) -> str:
-        return "\n".join(self.log)
-
-
-def server_env() -> dict[str, str]:
-    return {**os.environ, "FLOODWAY_RATE_LIMIT_PER_S": "0", "PYTHONUNBUFFERED": "1"}
 
 
 def create_client(data: Path, db_args: list[str]) -> dict[str, str]:
@@ -113,112 +77,7 @@ def create_client(data: Path, db_args: list[str]) -> dict[str, str]:
     return client
 
 
-@contextlib.contextmanager
-def running_server(data: Path, db_args: list[str]) -> Iterator[Server]:
-    """``floodway serve`` on 127.0.0.1 and a free port; stopped on leaving, errors included."""
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--host", HOST, "--port", "0", "--data", str(data), *db_args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=server_env(),
-    )
-    log: collections.deque[str] = collections.deque(maxlen=SERVER_LOG_LINES)
-    found: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:  # drains the pipe so the server never blocks on a full one
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.append(line.rstrip("\n"))
-            if "serving on " in line:
-                found.put(line.rsplit("serving on ", 1)[1].strip())
-
-    threading.Thread(target=pump, daemon=True).start()
-    server = Server(proc, "", log)
-    try:
-        try:
-            server.url = found.get(timeout=START_TIMEOUT_S)
-        except queue.Empty:
-            raise BenchmarkError("floodway serve did not start:\n" + server.tail()) from None
-        if urlsplit(server.url).hostname != HOST:
-            raise BenchmarkError(f"the server listens on {server.url}, not on {HOST}")
-        wait_healthy(server)
-        yield server
-    finally:
-        server.stop()
-
-
-def wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{server.url}/health", timeout=2, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise BenchmarkError("floodway serve is not answering:\n" + server.tail())
-
-
-def access_token(url: str, client: dict[str, str]) -> str:
-    response = httpx.post(
-        f"{url}/oauth/v2/token",
-        data={"grant_type": "refresh_token", **client},
-        timeout=REQUEST_TIMEOUT_S,
-        trust_env=False,
-    )
-    if response.status_code != 200:
-        raise BenchmarkError(f"token request failed: {response.status_code} {response.text}")
-    token: str = response.json()["access_token"]
-    return token
-
-
-def http_client(url: str, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=url,
-        headers={"Authorization": f"Zoho-oauthtoken {token}"},
-        timeout=REQUEST_TIMEOUT_S,
-        trust_env=False,  # no proxy: the traffic stays on 127.0.0.1
-    )
-
-
 # ---- PostgreSQL -----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str | None]:
-    """A fresh database on 127.0.0.1:5432 (its SQLAlchemy URL), dropped afterwards; None if the
-    server cannot be reached."""
-    try:
-        import psycopg
-    except ImportError as exc:
-        print(f"note: PostgreSQL skipped, psycopg is not installed ({exc})")
-        yield None
-        return
-    name = "floodway_bench_" + secrets.token_hex(4)
-    try:
-        with psycopg.connect(
-            f"{PG_SERVER} dbname=postgres", autocommit=True, connect_timeout=5
-        ) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        print(f"note: PostgreSQL skipped, 127.0.0.1:5432 is unreachable ({exc})".strip())
-        yield None
-        return
-    try:
-        yield PG_URL.format(name=name)
-    finally:
-        with psycopg.connect(
-            f"{PG_SERVER} dbname=postgres", autocommit=True, connect_timeout=5
-        ) as c:
-            c.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 # ---- measurements ---------------------------------------------------------------------------
@@ -250,13 +109,6 @@ class Results:
         ]
         lines += [f"| {m} | {v} | {r} |" for m, v, r in self.rows]
         return "\n".join(lines)
-
-
-def percentile(samples: list[float], p: int) -> float:
-    """The p-th percentile (1..99) of samples, in the same unit."""
-    if len(samples) < 2:
-        return samples[0]
-    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
 
 
 def ms(seconds: float) -> str:

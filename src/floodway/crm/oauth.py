@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import string
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -128,11 +129,15 @@ def _scope_set(text: str | Iterable[str]) -> frozenset[str]:
     return frozenset(x.strip().lower() for x in items if x.strip())
 
 
+ADMIN_CACHE_S: Final = 2.0
+
+
 class OAuth:
     """OAuth and API-key storage of one org (``crm.oauth``)."""
 
     def __init__(self, crm: Crm) -> None:
         self.crm = crm
+        self._admin_principal: tuple[float, Principal] | None = None
 
     # ------------------------------------------------------------------ clients
 
@@ -465,6 +470,7 @@ class OAuth:
             return None
         K = t.org_api_keys
         with self.crm.engine.connect() as conn:
+            # The key itself is checked on every call: a rotated key stops at once.
             row = conn.execute(
                 sa.select(K.c.id).where(
                     K.c.digest == digest(key.strip()),
@@ -474,8 +480,15 @@ class OAuth:
             ).first()
             if row is None or self.crm.primary_admin_id is None:
                 return None
+            cached = self._admin_principal
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
             user = self.crm.users.get(self.crm.primary_admin_id, conn)
             if user is None or not user.active:
                 return None
             profile = self.crm.users.profile(user, conn)
-        return Principal(user, profile, APIKEY_SCOPES, None, "apikey")
+        principal = Principal(user, profile, APIKEY_SCOPES, None, "apikey")
+        # The primary admin and their profile change rarely; REST functions called with the API
+        # key run as them, so they are read at most every ADMIN_CACHE_S seconds.
+        self._admin_principal = (time.monotonic() + ADMIN_CACHE_S, principal)
+        return principal
