@@ -2,7 +2,7 @@
 
 One ``LiveHost`` serves one execution (and the ``standalone.*`` calls inside it):
 
-- ``zoho.crm.*`` go to ``crm_bridge.StoreTasks`` as the run-as user (channel ``function``);
+- ``zoho.crm.*`` go to ``crm_tasks.StoreTasks`` as the run-as user (channel ``function``);
   every record-change event the run causes is collected for the execution record through a
   context variable that the event subscriber of ``Functions`` reads.
 - ``invokeurl`` goes through the process's one ``OutboundClient`` (NET-1); ``connection:``
@@ -41,7 +41,6 @@ from .address_policy import OutboundError
 from .crm_bridge import (
     LEAD_TO_ACCOUNT,
     LEAD_TO_CONTACT,
-    StoreTasks,
     TaskFail,
     error_map,
     from_plain,
@@ -51,6 +50,7 @@ from .crm_bridge import (
     record_input,
     unwrap,
 )
+from .crm_tasks import StoreTasks
 from .executions import QuotaExceeded
 from .outbound import MultipartFile
 from .redact import redact_url

@@ -28,7 +28,7 @@ from .connections import (
     ConnectionSpec,
     MemoryTokenCache,
 )
-from .crm_bridge import Attachment, AttachmentStore
+from .crm_tasks import Attachment, AttachmentStore
 from .executions import ExecutionStore, Outbox, Quotas
 from .executor import ExecutionResult, Executor
 from .live_host import InProcessRequest, collect_change

@@ -2,7 +2,7 @@
 (or a given store), real outbound HTTP under the address policy, recorded mail, and
 ``standalone.*`` calls resolved from sibling ``.dg`` files.
 
-The CRM tasks are the live host's (``LiveHost`` / ``crm_bridge.StoreTasks``): one CRM
+The CRM tasks are the live host's (``LiveHost`` / ``crm_tasks.StoreTasks``): one CRM
 implementation, one set of shapes and validations. The ephemeral store is created on the first
 ``zoho.crm.*`` call, so scripts that never touch the CRM do not pay for it.
 """
