@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from floodway.crm.criteria import parse_datetime
+from floodway.deluge import datetimes as dts
 from floodway.deluge.errors import DelugeRuntimeError
 from floodway.deluge.values import (
     Collection,
@@ -290,74 +291,20 @@ def to_float(v: Any) -> float | None:
 # --------------------------------------------------------------------------------------------
 # Dates written as text (§8.6)
 
-_MONTHS: Final = {
-    m: i + 1
-    for i, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ]
-    )
-    for m in names
-}
-_TIME: Final = r"(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
-_DATE_FORMS: Final = [
-    ("dmy_name", re.compile(r"(\d{1,2})[- ]([A-Za-z]+)[- ,]\s*(\d{4})" + _TIME)),
-    ("mdy_name", re.compile(r"([A-Za-z]+)\s+(\d{1,2}),?\s*(\d{4})" + _TIME)),
-    ("ymd", re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})" + _TIME)),
-    ("num", re.compile(r"(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{4})" + _TIME)),
-]
-
 
 def parse_date_text(text: str, tz: _dt.tzinfo, month_first: bool = True) -> _dt.datetime | None:
-    """A date or date-time written in one of the §8.6 forms (4-digit years), in zone ``tz``."""
+    """A date or date-time written in any §8.6 form, in zone ``tz``; None when it is no date.
+
+    The same reading as the language's own date conversions (``deluge.datetimes``), plus ISO
+    8601 with an offset as the CRM returns it."""
     t = text.strip()
     iso = parse_datetime(t, tz)
     if iso is not None:
         return iso
-    for kind, rx in _DATE_FORMS:
-        m = rx.fullmatch(t)
-        if not m:
-            continue
-        g = m.groups()
-        try:
-            if kind == "dmy_name":
-                month = _MONTHS.get(g[1].lower())
-                cands = [(int(g[2]), month, int(g[0]))] if month else []
-            elif kind == "mdy_name":
-                month = _MONTHS.get(g[0].lower())
-                cands = [(int(g[2]), month, int(g[1]))] if month else []
-            elif kind == "ymd":
-                cands = [(int(g[0]), int(g[1]), int(g[2]))]
-            else:
-                a, b, y = int(g[0]), int(g[1]), int(g[2])
-                cands = [(y, a, b), (y, b, a)] if month_first else [(y, b, a), (y, a, b)]
-        except ValueError:
-            return None
-        for y, mo, d in cands:
-            try:
-                day = _dt.datetime(y, mo or 0, d, tzinfo=tz)
-            except ValueError:
-                continue
-            hh, mm, ss = g[3], g[4], g[5]
-            if hh is not None:
-                try:
-                    return day.replace(hour=int(hh), minute=int(mm), second=int(ss or 0))
-                except ValueError:
-                    return None
-            return day
+    try:
+        return dts.parse_date_text(t, tz, month_first, _dt.datetime.now(tz)).dt
+    except DelugeRuntimeError:
         return None
-    return None
 
 
 # --------------------------------------------------------------------------------------------
