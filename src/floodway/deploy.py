@@ -538,7 +538,7 @@ def connection_spec(c: Connection, secrets: Mapping[str, str | None]) -> Connect
 
 
 def _plan_connections(fx: Any, p: _Plan, env: Mapping[str, str]) -> None:
-    from floodway.functions.registry import FunctionsError
+    from floodway.functions.model import FunctionsError
     from floodway.functions.secrets import DecryptionError, SecretsKeyError
 
     stored = {c["name"].lower(): c["name"] for c in fx.connections.list()}
@@ -649,7 +649,8 @@ def _diff(info: Any, wanted: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _plan_functions(fx: Any, p: _Plan, org: Mapping[str, Any]) -> None:
-    from floodway.functions.registry import FunctionsError, compile_source
+    from floodway.functions.model import FunctionsError
+    from floodway.functions.registry import compile_source
 
     project = p.project
     settings: dict[str, FunctionSetting] = {}

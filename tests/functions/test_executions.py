@@ -17,7 +17,7 @@ from floodway.cli import app
 from floodway.crm.testing import crm  # noqa: F401  (fixture)
 from floodway.db import write_transaction
 from floodway.functions import schema as t
-from floodway.functions.registry import FunctionsError
+from floodway.functions.model import FunctionsError
 from floodway.functions.service import Functions
 
 ISO_UTC = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"

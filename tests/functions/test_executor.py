@@ -18,7 +18,7 @@ import pytest
 from floodway.crm.testing import crm, fresh_crm  # noqa: F401  (fixtures)
 from floodway.functions.connections import ConnectionSpec
 from floodway.functions.executions import QuotaExceeded
-from floodway.functions.registry import FunctionsError
+from floodway.functions.model import FunctionsError
 from floodway.functions.secrets import Keyring
 from floodway.functions.service import Functions
 

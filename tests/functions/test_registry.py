@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from floodway.crm.testing import crm  # noqa: F401  (fixture)
-from floodway.functions.registry import FunctionsError
+from floodway.functions.model import FunctionsError
 from floodway.functions.service import Functions
 
 

@@ -24,7 +24,7 @@ from floodway.db import read_transaction, write_transaction
 from floodway.deluge.host import Mail
 
 from . import schema as t
-from .registry import FunctionsError, ms_to_iso
+from .model import FunctionsError, ms_to_iso
 
 if TYPE_CHECKING:
     from floodway.crm.service import Crm

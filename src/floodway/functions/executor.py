@@ -35,8 +35,8 @@ from floodway.deluge.values import text_form, to_json_text, to_plain, type_name
 from . import redact as _redact
 from .crm_bridge import from_plain
 from .live_host import COLLECTOR, LiveHost
+from .model import FunctionInfo, FunctionsError, LiveFunction, VersionInfo, ms_to_iso
 from .redact import MASK, Redactor, is_sensitive_name
-from .registry import FunctionInfo, FunctionsError, LiveFunction, VersionInfo, ms_to_iso
 
 if TYPE_CHECKING:
     from .service import Functions

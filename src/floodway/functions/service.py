@@ -32,7 +32,8 @@ from .crm_tasks import Attachment, AttachmentStore
 from .executions import ExecutionStore, Outbox, Quotas
 from .executor import ExecutionResult, Executor
 from .live_host import InProcessRequest, collect_change
-from .registry import FunctionInfo, FunctionsError, LiveFunction, Registry, SaveResult, VersionInfo
+from .model import FunctionInfo, FunctionsError, LiveFunction, SaveResult, VersionInfo
+from .registry import Registry
 from .running import RunningExecutions
 
 if TYPE_CHECKING:
@@ -316,7 +317,7 @@ class ConnectionStore:
 
     @staticmethod
     def _json(row: Any) -> dict[str, Any]:
-        from .registry import ms_to_iso
+        from .model import ms_to_iso
 
         out: dict[str, Any] = {"name": row.name, "type": row.type}
         out.update(row.config)
