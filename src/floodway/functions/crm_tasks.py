@@ -328,27 +328,23 @@ class StoreTasks:
     def _t_bulkcreate(
         self, task: str, module: Any, rows: Any, options: Any = None, _c: Any = None
     ) -> Any:
-        mod = self._module_arg(task, 1, module)
-        data = rows_arg(task, rows)
-        workflow = wants_workflow(options_arg(task, 3, options))
-        if not data:
-            return DelugeList()
-        res = self.crm.records.create(
-            mod.api_name, [self._input(mod, r) for r in data], actor=self._actor(workflow)
-        )
-        return DelugeList(self._item(r) for r in res)
+        return self._bulk(task, module, rows, options, self.crm.records.create)
 
     def _t_bulkupdate(
         self, task: str, module: Any, rows: Any, options: Any = None, _c: Any = None
     ) -> Any:
+        return self._bulk(task, module, rows, options, self.crm.records.update)
+
+    def _bulk(
+        self, task: str, module: Any, rows: Any, options: Any, write: Callable[..., Any]
+    ) -> Any:
+        """bulkCreate / bulkUpdate: one result item per row, in order (D-78)."""
         mod = self._module_arg(task, 1, module)
         data = rows_arg(task, rows)
         workflow = wants_workflow(options_arg(task, 3, options))
         if not data:
             return DelugeList()
-        res = self.crm.records.update(
-            mod.api_name, [self._input(mod, r) for r in data], actor=self._actor(workflow)
-        )
+        res = write(mod.api_name, [self._input(mod, r) for r in data], actor=self._actor(workflow))
         return DelugeList(self._item(r) for r in res)
 
     # ------------------------------------------------------------------ relations
