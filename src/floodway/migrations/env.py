@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 
 from floodway.crm.schema import metadata
+from floodway.jobs.schema import metadata as jobs_metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reachable through the alembic CLI
@@ -16,7 +17,7 @@ if connection is None:  # pragma: no cover - only reachable through the alembic 
 
 context.configure(
     connection=connection,
-    target_metadata=metadata,
+    target_metadata=[metadata, jobs_metadata],
     render_as_batch=connection.dialect.name == "sqlite",
     transaction_per_migration=True,
 )

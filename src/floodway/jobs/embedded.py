@@ -1,0 +1,328 @@
+"""The embedded backend: jobs in the application's own database (SQLite), worker threads in
+the process.
+
+- A job is claimed by one write transaction (``todo`` -> ``doing`` with this process's worker
+  id); SQLite serialises writers, so two workers never claim the same job.
+- Idle worker threads wait on a condition: ``enqueue`` in this process wakes one at once (its
+  claim then waits for the enqueuing transaction to commit, since both take the write lock);
+  jobs of other processes and delayed jobs are found by polling every ``job_poll_interval_s``.
+- Every process has a ``job_workers`` row whose heartbeat it refreshes every ``job_heartbeat_s``
+  (wall clock). A ``doing`` job whose worker has been silent for ``job_stalled_after_s`` is set
+  back to ``todo`` with ``recovered`` set, or failed once its attempts are used up. Any live
+  process does this, a newly started one included.
+- Times of jobs (due, created, finished) come from the injected clock, so tests move the clock
+  instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from floodway.db import read_transaction, write_transaction
+
+from .base import JobQueue
+from .keys import purge_keys
+from .model import Clock, Job, Outcome
+from .schema import job_workers, jobs
+
+log = logging.getLogger("floodway.jobs")
+
+STATUSES = ("todo", "doing", "succeeded", "failed")
+DIED = "the worker running this job stopped responding"
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class EmbeddedQueue(JobQueue):
+    backend = "embedded"
+
+    def __init__(self, engine: Engine, settings: Any = None, clock: Clock | None = None) -> None:
+        super().__init__(engine, settings, clock)
+        self.worker_id: int | None = None
+        self._wake = threading.Condition()
+        self._generation = 0  # bumped by every wake-up, so none is lost between check and wait
+        self._threads: list[threading.Thread] = []
+
+    # ---------------------------------------------------------------- enqueue
+
+    def enqueue(
+        self,
+        conn: Connection,
+        task: str,
+        args: dict[str, Any],
+        key: str | None = None,
+        run_at_ms: int | None = None,
+    ) -> bool:
+        self._check_enqueue(task, args, key)
+        if not self._claim_key(conn, key):
+            return False
+        now = self.now_ms()
+        conn.execute(
+            sa.insert(jobs).values(
+                task=task,
+                args=args,
+                key=key,
+                status="todo",
+                run_at_ms=run_at_ms,
+                attempts=0,
+                max_attempts=self._max_attempts(task),
+                recovered=False,
+                created_ms=now,
+            )
+        )
+        if run_at_ms is None or run_at_ms <= now:
+            self._notify()
+        return True
+
+    def _notify(self) -> None:
+        with self._wake:
+            self._generation += 1
+            self._wake.notify()
+
+    # ---------------------------------------------------------------- workers
+
+    def _start_workers(self, concurrency: int) -> None:
+        self._register_worker()
+        self._recover_stalled()
+        self._threads = [
+            threading.Thread(target=self._maintain, name="floodway-jobs-heartbeat", daemon=True)
+        ]
+        self._threads += [
+            threading.Thread(target=self._work, name=f"floodway-job-{i}", daemon=True)
+            for i in range(concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _stop_workers(self, timeout: float) -> None:
+        with self._wake:
+            self._wake.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        alive = [t for t in self._threads if t.is_alive()]
+        self._threads = []
+        if alive:
+            # Jobs still running: keep the worker row; once the process exits its heartbeat
+            # stops and another worker recovers them.
+            log.warning("%d worker thread(s) still running a job at stop", len(alive))
+            return
+        if self.worker_id is not None:
+            with write_transaction(self.engine) as conn:
+                conn.execute(sa.delete(job_workers).where(job_workers.c.id == self.worker_id))
+            self.worker_id = None
+
+    def _register_worker(self) -> None:
+        now = _wall_ms()
+        with write_transaction(self.engine) as conn:
+            self.worker_id = conn.execute(
+                sa.insert(job_workers)
+                .values(
+                    pid=os.getpid(),
+                    host=socket.gethostname()[:255],
+                    heartbeat_ms=now,
+                    started_ms=now,
+                )
+                .returning(job_workers.c.id)
+            ).scalar_one()
+
+    def _work(self) -> None:
+        seen = self._generation
+        while not self._stopping.is_set():
+            generation = self._generation
+            notified, seen = generation != seen, generation
+            try:
+                claimed = self._claim(look_first=not notified)
+            except Exception:
+                log.exception("claiming a job failed")
+                claimed = None
+            if claimed is None:
+                with self._wake:
+                    if self._generation == generation and not self._stopping.is_set():
+                        self._wake.wait(self.settings.poll_interval_s)
+                continue
+            job, max_attempts = claimed
+            try:
+                self._finish(job, self._execute(job, max_attempts))
+            except Exception:
+                log.exception("recording a job's result failed", extra={"job_id": job.id})
+
+    def _claim(self, look_first: bool) -> tuple[Job, int] | None:
+        now = self.now_ms()
+        due = sa.and_(
+            jobs.c.status == "todo",
+            sa.or_(jobs.c.run_at_ms.is_(None), jobs.c.run_at_ms <= now),
+        )
+        if look_first:
+            # A poll: look first without the write lock, which API writes need. After a
+            # wake-up the job may not be committed yet: the write lock waits for it.
+            with read_transaction(self.engine) as conn:
+                if conn.execute(sa.select(jobs.c.id).where(due).limit(1)).first() is None:
+                    return None
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(
+                sa.select(jobs).where(due).order_by(jobs.c.run_at_ms, jobs.c.id).limit(1)
+            ).first()
+            if row is None:
+                return None
+            conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == row.id)
+                .values(
+                    status="doing",
+                    attempts=row.attempts + 1,
+                    worker_id=self.worker_id,
+                    started_ms=now,
+                )
+            )
+        job = Job(
+            id=str(row.id),
+            task=row.task,
+            args=dict(row.args or {}),
+            key=row.key,
+            attempt=row.attempts + 1,
+            recovered=bool(row.recovered),
+            run_at_ms=row.run_at_ms,
+            enqueued_ms=row.created_ms,
+        )
+        return job, row.max_attempts
+
+    def _finish(self, job: Job, outcome: Outcome) -> None:
+        now = self.now_ms()
+        values: dict[str, Any] = {"worker_id": None, "last_error": outcome.error}
+        if outcome.status == "retry":
+            values.update(status="todo", run_at_ms=now + int(outcome.delay_s * 1000))
+        else:
+            values.update(status=outcome.status, finished_ms=now)
+        with write_transaction(self.engine) as conn:
+            # Only while it is still ours: a worker judged dead has lost its jobs.
+            conn.execute(
+                sa.update(jobs)
+                .where(
+                    jobs.c.id == int(job.id),
+                    jobs.c.status == "doing",
+                    jobs.c.worker_id == self.worker_id,
+                )
+                .values(**values)
+            )
+        if outcome.status == "retry" and outcome.delay_s <= 0:
+            self._notify()
+
+    # ---------------------------------------------------------------- heartbeat, recovery
+
+    def _maintain(self) -> None:
+        next_purge = time.monotonic()
+        while not self._stopping.wait(self.settings.heartbeat_s):
+            try:
+                self._heartbeat()
+                if self._recover_stalled():
+                    with self._wake:
+                        self._generation += 1
+                        self._wake.notify_all()
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + self.settings.maintenance_every_s
+                    self.purge()
+            except Exception:
+                log.exception("job engine maintenance failed")
+
+    def _heartbeat(self) -> None:
+        now = _wall_ms()
+        with write_transaction(self.engine) as conn:
+            updated = conn.execute(
+                sa.update(job_workers)
+                .where(job_workers.c.id == self.worker_id)
+                .values(heartbeat_ms=now)
+            ).rowcount
+            if not updated:
+                # Judged dead by another process (a long pause): its jobs were recovered
+                # there; come back under the same id.
+                conn.execute(
+                    sa.insert(job_workers).values(
+                        id=self.worker_id,
+                        pid=os.getpid(),
+                        host=socket.gethostname()[:255],
+                        heartbeat_ms=now,
+                        started_ms=now,
+                    )
+                )
+
+    def _recover_stalled(self) -> int:
+        """Set the jobs of silent workers back to ``todo`` (``recovered``), or fail them when
+        their attempts are used up; forget the silent workers. Returns the jobs set back."""
+        stale_before = _wall_ms() - int(self.settings.stalled_after_s * 1000)
+        live = sa.select(job_workers.c.id).where(job_workers.c.heartbeat_ms >= stale_before)
+        orphaned = sa.and_(
+            jobs.c.status == "doing",
+            sa.or_(jobs.c.worker_id.is_(None), jobs.c.worker_id.not_in(live)),
+        )
+        with write_transaction(self.engine) as conn:
+            failed = conn.execute(
+                sa.update(jobs)
+                .where(orphaned, jobs.c.attempts >= jobs.c.max_attempts)
+                .values(
+                    status="failed",
+                    recovered=True,
+                    worker_id=None,
+                    finished_ms=self.now_ms(),
+                    last_error=f"{DIED} (gave up after its last attempt)",
+                )
+            ).rowcount
+            recovered = conn.execute(
+                sa.update(jobs)
+                .where(orphaned)
+                .values(status="todo", recovered=True, worker_id=None, last_error=DIED)
+            ).rowcount
+            conn.execute(sa.delete(job_workers).where(job_workers.c.heartbeat_ms < stale_before))
+        if failed or recovered:
+            log.warning("recovered %d job(s) of stopped workers, failed %d", recovered, failed)
+        return recovered
+
+    def purge(self) -> None:
+        now = self.now_ms()
+        old = now - self.settings.retention_days * 86_400_000
+        with write_transaction(self.engine) as conn:
+            purge_keys(conn, now, self.settings.retention_days)
+            conn.execute(
+                sa.delete(jobs).where(
+                    jobs.c.status.in_(("succeeded", "failed")), jobs.c.finished_ms < old
+                )
+            )
+
+    # ---------------------------------------------------------------- observing
+
+    def counts(self) -> dict[str, int]:
+        result = dict.fromkeys(STATUSES, 0)
+        with read_transaction(self.engine) as conn:
+            for status, n in conn.execute(
+                sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+            ):
+                result[status] = result.get(status, 0) + n
+        return result
+
+    def _idle(self) -> bool:
+        now = self.now_ms()
+        with read_transaction(self.engine) as conn:
+            busy = conn.execute(
+                sa.select(jobs.c.id)
+                .where(
+                    sa.or_(
+                        jobs.c.status == "doing",
+                        sa.and_(
+                            jobs.c.status == "todo",
+                            sa.or_(jobs.c.run_at_ms.is_(None), jobs.c.run_at_ms <= now),
+                        ),
+                    )
+                )
+                .limit(1)
+            ).first()
+        return busy is None
