@@ -224,20 +224,64 @@ def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8000,
     database_url: DatabaseUrlOption = None,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker",
+            help="Run no jobs in this process (separate `floodway worker` processes run them).",
+        ),
+    ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Install sample data, functions and automation first.")
+    ] = False,
 ) -> None:
-    """Serve the CRM, its Zoho-compatible REST API and OAuth endpoints."""
+    """Serve the CRM, its Zoho-compatible REST API and OAuth endpoints, and run background
+    jobs (workflow actions, schedules, webhooks) unless --no-worker is given."""
     from .server import StartupError, serve
     from .settings import load_settings
 
     logging.getLogger("floodway").setLevel(logging.INFO)
     settings = load_settings(data)
 
-    def echo(line: str) -> None:
-        typer.echo(line)
-        sys.stdout.flush()
-
     try:
-        serve(settings, host=host, port=port, database_url=database_url, echo=echo)
+        serve(
+            settings,
+            host=host,
+            port=port,
+            database_url=database_url,
+            echo=_echo_flushed,
+            worker=False if no_worker else None,
+            demo=demo,
+        )
+    except StartupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+
+
+def _echo_flushed(line: str) -> None:
+    typer.echo(line)
+    sys.stdout.flush()
+
+
+@app.command("worker")
+def worker_command(
+    data: DataOption = None,
+    database_url: DatabaseUrlOption = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", min=1, max=256, help="Job threads (default: 4)."),
+    ] = None,
+) -> None:
+    """Run background jobs (workflow actions, schedules, webhooks) and deliver mail, without
+    the HTTP server; any number of workers may share one database. SIGTERM stops it after the
+    jobs in progress."""
+    from .server import StartupError, work
+    from .settings import load_settings
+
+    logging.getLogger("floodway").setLevel(logging.INFO)
+    settings = load_settings(data)
+    try:
+        work(settings, database_url=database_url, concurrency=concurrency, echo=_echo_flushed)
     except StartupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_FAILURE) from None

@@ -14,9 +14,11 @@ Deploy runs in two phases so that nothing is half-applied:
 2. **Apply** what the plan found changed, in this order: org settings and metadata (one
    transaction for the updates this module writes itself; ``add_module`` / ``add_field`` commit
    one each), org variables, connections, functions and their settings (one registry
-   transaction per function). The services do not accept an outer transaction, so a failure
-   the plan could not foresee (the database going away) leaves a prefix applied; deploying the
-   same directory again finishes the job, because the plan only ever applies differences.
+   transaction per function), then the trigger tables (one transaction through the automation
+   rule store, after the functions they name are live). The services do not accept an outer
+   transaction, so a failure the plan could not foresee (the database going away) leaves a
+   prefix applied; deploying the same directory again finishes the job, because the plan only
+   ever applies differences.
 
 Deploying the same directory twice changes nothing the second time: every kind is compared by
 value (function sources byte for byte, connection secrets after decryption, in memory only).
@@ -25,8 +27,10 @@ encrypted and never appear in a report, a problem message or a log line (SEC-8);
 the environment variable, never its value.
 
 The trigger tables (workflow rules, buttons, related lists, validation rules, schedules) are
-loaded and validated like everything else but not applied: the report lists them as
-"not applied yet (automation is not available in this version)".
+validated with everything else and then made equal to the manifest by the automation rule store
+(``AutomationStore.apply``): entries are matched by (kind, module, name), changed ones updated,
+and rules the manifest no longer has are deleted (reported as ``deleted``); an entry's enabled
+state (switched in the console) is kept. ``pull`` writes them back into ``floodway.toml``.
 """
 
 from __future__ import annotations
@@ -63,11 +67,11 @@ from floodway.project import (
     write_functions,
 )
 from floodway.project.problems import MANIFEST, Loc
+from floodway.project.toml_writer import ManifestWrite, write_trigger_tables
 
 __all__ = [
     "AUTHOR",
     "KINDS",
-    "NOT_APPLIED",
     "TRIGGER_KINDS",
     "DeployReport",
     "KindReport",
@@ -79,7 +83,6 @@ __all__ = [
 ]
 
 AUTHOR: Final = "deploy"
-NOT_APPLIED: Final = "not applied yet (automation is not available in this version)"
 KINDS: Final = (
     "org",
     "module",
@@ -90,7 +93,11 @@ KINDS: Final = (
     "function_settings",
 )
 TRIGGER_KINDS: Final = ("workflow", "button", "related_list", "validation", "schedule")
-_ACTIONS: Final = ("created", "updated", "unchanged")
+_ACTIONS: Final = ("created", "updated", "deleted", "unchanged")
+# The function category each trigger table attaches (functions-platform.md §2).
+_TRIGGER_CATEGORIES: Final = frozenset(
+    {"automation", "button", "related_list", "validation", "schedule"}
+)
 _MAX_TIMEOUT_S: Final = 86_400.0  # the registry's upper bound for timeout_s
 _MAX_DISPLAY_NAME: Final = 200
 _MAX_DESCRIPTION: Final = 10_000
@@ -108,16 +115,19 @@ _ORGS = crm_tables.orgs
 
 @dataclass(slots=True)
 class KindReport:
-    """Names per outcome for one kind (``Accounts.Total_Revenue``, ``time_zone``, ...)."""
+    """Names per outcome for one kind (``Accounts.Total_Revenue``, ``time_zone``,
+    ``Deals/Roll up revenue``, ...). Only trigger tables are ever ``deleted``."""
 
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, list[str]]:
         return {
             "created": list(self.created),
             "updated": list(self.updated),
+            "deleted": list(self.deleted),
             "unchanged": list(self.unchanged),
         }
 
@@ -128,15 +138,16 @@ class DeployReport:
 
     ``details`` names the attributes an update changes (``{"field": {"Accounts.Tier":
     ["label", "values"]}}``); ``versions`` the live version number of every function created or
-    updated; ``not_applied`` the trigger entries by table; ``notes`` things the user should know
-    (a connection that still needs authorising)."""
+    updated; trigger entries are named ``Module/Name`` (schedules: ``Name``); ``notes`` things
+    the user should know (a connection that still needs authorising)."""
 
     project: str
     dry_run: bool = False
-    kinds: dict[str, KindReport] = field(default_factory=lambda: {k: KindReport() for k in KINDS})
+    kinds: dict[str, KindReport] = field(
+        default_factory=lambda: {k: KindReport() for k in (*KINDS, *TRIGGER_KINDS)}
+    )
     details: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
-    not_applied: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def add(self, kind: str, action: str, name: str, changed: Iterable[str] = ()) -> None:
@@ -147,7 +158,15 @@ class DeployReport:
 
     @property
     def changed(self) -> bool:
-        return any(k.created or k.updated for k in self.kinds.values())
+        return any(k.created or k.updated or k.deleted for k in self.kinds.values())
+
+    def set_triggers(self, result: Mapping[str, Any]) -> None:
+        """The trigger kinds from ``AutomationStore.apply``'s result."""
+        for kind in TRIGGER_KINDS:
+            self.kinds[kind] = KindReport()
+        for action in _ACTIONS:
+            for entry in result.get(action, ()):
+                getattr(self.kinds[entry["kind"]], action).append(_trigger_name(entry))
 
     def counts(self) -> dict[str, int]:
         return {a: sum(len(getattr(k, a)) for k in self.kinds.values()) for a in _ACTIONS}
@@ -162,39 +181,41 @@ class DeployReport:
             "kinds": {k: r.to_json() for k, r in self.kinds.items()},
             "details": {k: dict(v) for k, v in self.details.items()},
             "versions": dict(self.versions),
-            "not_applied": {
-                "message": NOT_APPLIED,
-                **{k: list(v) for k, v in self.not_applied.items()},
-            },
             "notes": list(self.notes),
         }
 
     def text(self) -> list[str]:
         """Plain lines for the terminal: one per kind and outcome that has entries."""
-        verb = {"created": "create", "updated": "update"} if self.dry_run else None
+        verb = (
+            {"created": "create", "updated": "update", "deleted": "delete"}
+            if self.dry_run
+            else None
+        )
         lines = []
         for kind, rep in self.kinds.items():
-            for action in ("created", "updated"):
+            for action in ("created", "updated", "deleted"):
                 names = getattr(rep, action)
                 if not names:
                     continue
                 shown = [self._shown(kind, n) for n in names]
                 label = f"would {verb[action]}" if verb else action
                 lines.append(f"  {kind:<18} {label}: {', '.join(shown)}")
-        for kind, names in self.not_applied.items():
-            quoted = ", ".join(f'"{n}"' for n in names)
-            lines.append(f"  {kind:<18} {NOT_APPLIED}: {quoted}")
         lines.extend(f"  note: {n}" for n in self.notes)
         c = self.counts()
         if self.dry_run:
+            deleting = f"{c['deleted']} to delete, " if c["deleted"] else ""
             summary = (
-                f"dry run: {c['created']} to create, {c['updated']} to update, "
+                f"dry run: {c['created']} to create, {c['updated']} to update, {deleting}"
                 f"{c['unchanged']} unchanged; nothing was written"
             )
         elif not self.changed:
             summary = f"no changes ({c['unchanged']} unchanged)"
         else:
-            summary = f"{c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged"
+            deleted = f"{c['deleted']} deleted, " if c["deleted"] else ""
+            summary = (
+                f"{c['created']} created, {c['updated']} updated, {deleted}"
+                f"{c['unchanged']} unchanged"
+            )
         return [*lines, summary]
 
     def _shown(self, kind: str, name: str) -> str:
@@ -209,23 +230,34 @@ class DeployReport:
 
 @dataclass(slots=True)
 class PullReport:
-    """``floodway pull``: ``write_functions``' report plus the live versions written."""
+    """``floodway pull``: ``write_functions``' report plus the live versions written, and
+    what ``write_trigger_tables`` did to ``floodway.toml``."""
 
     project: str
     written: WriteReport
     versions: dict[str, int]
+    manifest: ManifestWrite | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.written.changed or bool(self.manifest and self.manifest.changed)
 
     def to_json(self) -> dict[str, Any]:
         w = self.written
+        m = self.manifest
         return {
             "status": "success",
             "project": self.project,
-            "changed": w.changed,
+            "changed": self.changed,
             "created": list(w.created),
             "updated": list(w.updated),
             "unchanged": list(w.unchanged),
             "kept": list(w.kept),
             "versions": dict(self.versions),
+            "manifest": {
+                "changed": bool(m and m.changed),
+                "tables": dict(m.counts) if m else {},
+            },
         }
 
     def text(self) -> list[str]:
@@ -239,7 +271,15 @@ class PullReport:
             lines.append(
                 f"  kept (not live in the org): {', '.join('functions/' + n for n in w.kept)}"
             )
-        if w.changed:
+        m = self.manifest
+        if m is not None and m.changed:
+            counts = ", ".join(f"{n} {kind}" for kind, n in m.counts.items()) or "none left"
+            lines.append(f"  updated: {MANIFEST} trigger tables ({counts})")
+        if self.changed and not w.changed:
+            lines.append(
+                f"{MANIFEST} updated; functions: no changes ({len(w.unchanged)} unchanged)"
+            )
+        elif w.changed:
             lines.append(
                 f"{len(w.created)} created, {len(w.updated)} updated, {len(w.unchanged)} unchanged"
             )
@@ -318,9 +358,11 @@ def plan(
     project_dir: Path | str,
     *,
     env: Mapping[str, str] | None = None,
+    store: Any = None,
 ) -> _Plan:
     """Load ``project_dir`` against the org and compare it with what the org has; raises
-    ``ProjectError`` with every problem found. Reads only."""
+    ``ProjectError`` with every problem found. Reads only. ``store``: the org's automation
+    rule store (``AutomationStore``; one is made when omitted)."""
     env = os.environ if env is None else env
     org_functions = fx.registry.list()
     project = load_project(
@@ -333,18 +375,42 @@ def plan(
     _plan_variables(fx, p)
     _plan_connections(fx, p, env)
     _plan_functions(fx, p, {f.api_name.lower(): f for f in org_functions})
-    for kind, entries in (
-        ("workflow", project.workflows),
-        ("button", project.buttons),
-        ("related_list", project.related_lists),
-        ("validation", project.validations),
-        ("schedule", project.schedules),
-    ):
-        if entries:
-            p.report.not_applied[kind] = [e.name for e in entries]
+    _plan_triggers(p, {f.api_name.lower(): f for f in org_functions})
     if p.problems:
         raise ProjectError(p.problems)
+    p.report.set_triggers(_store(crm, fx, store).apply(project, dry_run=True))
     return p
+
+
+def _store(crm: Any, fx: Any, store: Any) -> Any:
+    if store is not None:
+        return store
+    from floodway.automation.store import AutomationStore
+
+    return AutomationStore(crm, fx)
+
+
+def _trigger_name(entry: Mapping[str, Any]) -> str:
+    module = entry.get("module")
+    return f"{module}/{entry['name']}" if module else str(entry["name"])
+
+
+def _plan_triggers(p: _Plan, org: Mapping[str, Any]) -> None:
+    """A trigger may name a function of the org that is not in ``functions/`` only when it has
+    a published version: automation runs live versions, never drafts."""
+    for ref in p.project.external_functions:
+        if ref.category not in _TRIGGER_CATEGORIES:
+            continue
+        info = org.get(ref.api_name.lower())
+        if info is not None and info.live_version is None:
+            p.problems.append(
+                Problem.at(
+                    ref.loc,
+                    f'function "{info.api_name}" has no published version in the org; '
+                    "publish it or add it to functions/",
+                    ref.key,
+                )
+            )
 
 
 def _plan_org(crm: Any, p: _Plan) -> None:
@@ -722,11 +788,14 @@ def deploy(
     dry_run: bool = False,
     author: str = AUTHOR,
     progress: Callable[[str], None] | None = None,
+    store: Any = None,
 ) -> DeployReport:
     """Apply ``project_dir`` to the org of ``crm`` / ``fx`` (``floodway.functions.service.
     Functions``). ``ProjectError`` (nothing written) when anything would be refused; with
-    ``dry_run`` the report says what would change and nothing is written."""
-    p = plan(crm, fx, project_dir, env=env)
+    ``dry_run`` the report says what would change and nothing is written. ``store``: the
+    org's ``AutomationStore`` (a running server's, so that its cache drops at once)."""
+    store = _store(crm, fx, store)
+    p = plan(crm, fx, project_dir, env=env, store=store)
     p.report.dry_run = dry_run
     if dry_run:
         return p.report
@@ -765,6 +834,10 @@ def deploy(
     for api_name, fields in p.settings:
         say(f"updating settings of {api_name}")
         fx.registry.update(api_name, **fields)
+    changing = ("created", "updated", "deleted")
+    if any(getattr(p.report.kinds[k], a) for k in TRIGGER_KINDS for a in changing):
+        say("applying workflow rules, buttons, related lists, validation rules and schedules")
+        p.report.set_triggers(store.apply(p.project))
     return p.report
 
 
@@ -827,9 +900,11 @@ def _apply_metadata_updates(crm: Any, p: _Plan) -> None:
 # Pull
 
 
-def pull(fx: Any, project_dir: Path | str) -> PullReport:
+def pull(fx: Any, project_dir: Path | str, *, store: Any = None) -> PullReport:
     """Write the live version of every org function to ``project_dir/functions/<api_name>.dg``
-    (byte for byte; files of functions that are not live are kept, never deleted)."""
+    (byte for byte; files of functions that are not live are kept, never deleted), and the
+    org's trigger tables into ``floodway.toml`` (the rest of the file is kept as written)."""
+    tables = _store(fx.crm, fx, store).export()
     items: list[tuple[str, str]] = []
     versions: dict[str, int] = {}
     for info in fx.registry.list():
@@ -840,4 +915,5 @@ def pull(fx: Any, project_dir: Path | str) -> PullReport:
         items.append((info.api_name, version.source))
         versions[info.api_name] = version.number
     written = write_functions(project_dir, items)
-    return PullReport(str(project_dir), written, versions)
+    manifest = write_trigger_tables(project_dir, tables)
+    return PullReport(str(project_dir), written, versions, manifest)

@@ -5,6 +5,10 @@ and, on the very first start, an admin user created whose generated password is 
 together with the base URL. Shutdown on SIGTERM/SIGINT is uvicorn's graceful one: the listening
 socket closes, requests in flight (and their write transactions) finish, then the database engine
 is disposed, so no acknowledged write is lost.
+
+``serve`` also runs the job engine in-process (workflow actions, schedules, webhooks) unless
+``serve_worker`` is false (``--no-worker``), and ``floodway worker`` runs the same jobs without the
+HTTP server; both are built by ``build_runtime`` so that every process registers the same tasks.
 """
 
 from __future__ import annotations
@@ -47,7 +51,10 @@ def open_crm(settings: Any, *, database_url: str | None = None) -> Opened:
     data_dir = Path(getattr(settings, "data", None) or DEFAULT_DATA_DIR)
     init_data_dir(data_dir)
     url = database_url or getattr(settings, "database_url", None)
-    crm, first = Crm.open(settings, database_url=url, data_dir=data_dir)
+    try:
+        crm, first = Crm.open(settings, database_url=url, data_dir=data_dir)
+    except Exception as exc:
+        raise _database_error(exc, url) from None
     keyring = load_secrets(settings, data_dir)
     return Opened(
         sealer=KeyringSealer(keyring),
@@ -57,6 +64,105 @@ def open_crm(settings: Any, *, database_url: str | None = None) -> Opened:
         admin_email=getattr(first, "admin_email", None),
         admin_password=getattr(first, "admin_password", None),
     )
+
+
+def _database_error(exc: Exception, url: str | None) -> Exception:
+    """An unreachable or unusable database as a start-up error naming it (no password)."""
+    import sqlalchemy as sa
+
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return exc
+    shown = "the SQLite database in the data directory"
+    if url:
+        try:
+            shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        except Exception:
+            shown = "the configured database"
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = reason[0] if reason else exc.__class__.__name__
+    return StartupError(f"cannot open the database {shown}: {detail}")
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What a serving or working process runs: functions, the job queue, automation and the
+    mail delivery loop (None without SMTP settings)."""
+
+    crm: Any
+    sealer: Any
+    functions: Any
+    queue: Any
+    automation: Any
+    mail: Any
+
+
+def build_runtime(opened: Opened, settings: Any) -> Runtime:
+    """Functions, the job queue and automation over an opened CRM. Every process builds the
+    same, so every worker knows every task before its queue starts."""
+    from .automation.service import Automation
+    from .functions.delivery import DeliveryLoop, smtp_from_settings
+    from .functions.service import Functions
+    from .jobs import open_queue
+
+    crm, sealer = opened.crm, opened.sealer
+    functions = Functions(
+        crm, settings, keyring=opened.keyring, zapikey=lambda: crm.oauth.api_key(sealer)
+    )
+    queue = open_queue(crm.engine, settings, clock=crm.clock)
+    automation = Automation(crm, functions, queue, settings)
+    register_maintenance(queue, functions, settings)
+    smtp = smtp_from_settings(settings)
+    mail = DeliveryLoop(functions, smtp) if smtp is not None else None
+    return Runtime(crm, sealer, functions, queue, automation, mail)
+
+
+STALLED_SWEEP_S = 60.0
+STALLED_MARGIN_S = 60.0
+
+
+def register_maintenance(queue: Any, functions: Any, settings: Any) -> None:
+    """Periodic upkeep that belongs to no single part: ``running`` executions left behind by a
+    process that died become failures with error kind ``interrupted`` (MN-6)."""
+
+    def sweep(*_: Any) -> None:
+        count = interrupt_stalled_executions(functions, settings)
+        if count:
+            log.warning(
+                "%d execution(s) left running by a stopped process marked interrupted", count
+            )
+
+    queue.every("functions.stalled_executions", STALLED_SWEEP_S, sweep)
+
+
+def interrupt_stalled_executions(functions: Any, settings: Any) -> int:
+    """``running`` executions older than any run may last (the longest time limit of any
+    category or function, plus a margin) belong to a process that is gone: the executor
+    enforces the limits on live runs. Returns how many were marked."""
+    import sqlalchemy as sa
+
+    from .functions import schema as fs
+
+    crm = functions.crm
+    limits = [
+        float(getattr(functions, name, 0.0) or 0.0)
+        for name in ("time_limit_s", "validation_time_limit_s", "schedule_time_limit_s")
+    ]
+    E, F = fs.executions, fs.functions
+    with crm.engine.connect() as conn:
+        longest = conn.execute(
+            sa.select(sa.func.max(F.c.timeout_s)).where(F.c.org_id == crm.org_id)
+        ).scalar()
+        cutoff = crm.now_ms() - int(
+            (max([*limits, float(longest or 0.0)]) + STALLED_MARGIN_S) * 1000
+        )
+        rows = conn.execute(
+            sa.select(E.c.id, E.c.function, E.c.trigger)
+            .where(E.c.org_id == crm.org_id, E.c.status == "running", E.c.started_time < cutoff)
+            .limit(500)
+        ).all()
+    for row in rows:
+        functions.executor.interrupted(str(row.id), row.function, row.trigger or {"type": "manual"})
+    return len(rows)
 
 
 class KeyringSealer:
@@ -113,7 +219,11 @@ def serve(
     port: int = 8000,
     database_url: str | None = None,
     echo: Callable[[str], None] = print,
+    worker: bool | None = None,
+    demo: bool = False,
 ) -> None:
+    """Serve the API. ``worker``: run jobs in this process (default: ``serve_worker``);
+    ``demo``: install the demo data and automation before serving."""
     import uvicorn
 
     from .api.app import create_app
@@ -130,33 +240,38 @@ def serve(
         echo("floodway: created a new org with an admin user (shown once):")
         echo(f"  email:    {opened.admin_email}")
         echo(f"  password: {opened.admin_password}")
-    from .functions.service import Functions
-
-    crm, sealer = opened.crm, opened.sealer
-    functions = Functions(
-        crm, settings, keyring=opened.keyring, zapikey=lambda: crm.oauth.api_key(sealer)
-    )
+    runtime = build_runtime(opened, settings)
+    crm, sealer, functions = opened.crm, opened.sealer, runtime.functions
+    if demo:
+        install_demo(settings, runtime, echo, floodway_url=url)
     app = create_app(
-        crm, settings, config=ApiConfig.from_settings(settings), sealer=sealer, functions=functions
+        crm,
+        settings,
+        config=ApiConfig.from_settings(settings),
+        sealer=sealer,
+        functions=functions,
+        automation=runtime.automation,
     )
-
-    from .functions.delivery import DeliveryLoop, smtp_from_settings
-
-    smtp = smtp_from_settings(settings)
-    mail = DeliveryLoop(functions, smtp) if smtp is not None else None
+    run_jobs = bool(getattr(settings, "serve_worker", True)) if worker is None else worker
+    mail = runtime.mail
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
-        echo(f"floodway: serving on {url}")
-        log.info("serving", extra={"url": url})
+        if run_jobs:
+            runtime.queue.start(concurrency=_concurrency(settings))
         if mail is not None:
             mail.start()
+        echo(f"floodway: serving on {url}")
+        log.info("serving", extra={"url": url, "worker": run_jobs})
         try:
             yield
         finally:
             log.info("shutting down")
             if mail is not None:
                 mail.stop()
+            if run_jobs:
+                runtime.queue.stop(timeout=GRACEFUL_SHUTDOWN_S)
+            _close_runtime(runtime)
             _dispose(opened.crm)
 
     app.router.lifespan_context = lifespan
@@ -180,6 +295,74 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
+
+
+def _concurrency(settings: Any, override: int | None = None) -> int:
+    if override is not None:
+        return max(1, int(override))
+    return max(1, int(getattr(settings, "worker_concurrency", 4) or 4))
+
+
+def install_demo(
+    settings: Any, runtime: Runtime, echo: Callable[[str], None], *, floodway_url: str
+) -> None:
+    """``serve --demo``: the example project, sample records and stand-ins for the outside
+    services on 127.0.0.1 (``floodway.demo``), installed before the server starts."""
+    from .db import DEFAULT_DATA_DIR
+    from .demo import install_demo as install
+
+    data_dir = Path(getattr(settings, "data", None) or DEFAULT_DATA_DIR)
+    # The accounting stand-in reports payments to the REST API with the org's API key.
+    oauth, sealer = runtime.crm.oauth, runtime.sealer
+    zapikey = oauth.api_key(sealer) or oauth.rotate_api_key(sealer)
+    result = install(
+        data_dir,
+        crm=runtime.crm,
+        functions=runtime.functions,
+        automation=runtime.automation,
+        floodway_url=floodway_url,
+        zapikey=zapikey,
+    )
+    echo(f"floodway: demo installed ({result.summary})")
+    for note in result.notes:
+        echo(f"floodway: demo: {note}")
+
+
+def work(
+    settings: Any,
+    *,
+    database_url: str | None = None,
+    concurrency: int | None = None,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """``floodway worker``: run jobs (workflow actions, schedules, webhooks) and deliver mail
+    until SIGTERM/SIGINT; jobs in progress finish first."""
+    opened = open_crm(settings, database_url=database_url)
+    runtime = build_runtime(opened, settings)
+    threads = _concurrency(settings, concurrency)
+    if runtime.mail is not None:
+        runtime.mail.start()
+    echo(f"floodway: worker running (concurrency {threads})")
+    log.info("worker started", extra={"concurrency": threads})
+    try:
+        runtime.queue.run_forever(concurrency=threads)
+    finally:
+        log.info("worker stopping")
+        if runtime.mail is not None:
+            runtime.mail.stop()
+        _close_runtime(runtime)
+        _dispose(opened.crm)
+    echo("floodway: worker stopped")
+
+
+def _close_runtime(runtime: Runtime) -> None:
+    for part in (runtime.automation, runtime.queue):
+        close = getattr(part, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # shutting down: report, go on closing the rest
+                log.exception("closing %s failed", type(part).__name__)
 
 
 def _ignore(signum: int, frame: Any) -> None:

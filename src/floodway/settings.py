@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     compat_statement_limit: bool = False
     time_limit_s: float = 60.0
     memory_limit_mb: int = 256
+    # Automation and the job engine
+    workflow_max_chain_depth: int = 5  # rules do not fire for writes at this chain depth
+    worker_concurrency: int = 4  # job threads per worker process (serve's in-process worker too)
+    serve_worker: bool = True  # serve runs jobs itself; False when separate `floodway worker`s do
+    job_max_attempts: int = 5  # infrastructure retries of a job before it fails
+    job_heartbeat_s: float = 2.0  # worker heartbeat
+    job_stalled_after_s: float = 10.0  # a doing job whose worker is silent this long is recovered
+    job_poll_interval_s: float = 0.5  # how often idle workers look for due delayed jobs
+    job_retention_days: int = 7  # finished jobs kept this long
+    webhook_timeout_s: float = 10.0
+    session_max_age_s: int = 8 * 3600  # console login sessions
+    insecure_cookies: bool = False  # console sign-in over plain http off loopback (AUTH-7)
 
     @field_validator("invokeurl_allow", mode="before")
     @classmethod

@@ -303,3 +303,46 @@ def test_pull_skips_functions_without_a_live_version(fx: Functions, tmp_path: Pa
     report = pull(fx, tmp_path / "out")
     assert report.written.created == ["live_one"] and report.versions == {"live_one": 1}
     assert not (tmp_path / "out" / "functions" / "draft_only.dg").exists()
+
+
+def test_triggers_are_applied_after_their_functions_and_drafts_are_refused(
+    fx: Functions, tmp_path: Path
+) -> None:
+    from floodway.automation.store import AutomationStore
+
+    fx.registry.save("draft_rule", "void automation.draft_rule()\n{\n    info 1;\n}\n", create=True)
+    rules = """
+    [[variable]]
+    api_name = "v"
+    value = "1"
+
+    [[workflow]]
+    name = "Uses a draft"
+    module = "Deals"
+    on = "create"
+
+    [[workflow.actions]]
+    function = "draft_rule"
+    """
+    project = write_project(tmp_path / "p", rules)
+    assert problems(fx, project) == [
+        'floodway.toml: [[workflow]] #1 "Uses a draft", [[workflow.actions]] #1, key "function": '
+        'function "draft_rule" has no published version in the org; publish it or add it to '
+        "functions/"
+    ]
+    store = AutomationStore(fx.crm, fx)
+    assert store.list("workflow") == [] and fx.variables.get("v") is None  # nothing written
+
+    # The same rule naming a function of the project: published first, then the rule stored.
+    write_project(
+        project,
+        rules.replace("draft_rule", "rule_fn"),
+        {"rule_fn": "void automation.rule_fn()\n{\n    info 1;\n}\n"},
+    )
+    dry = run(fx, project, dry_run=True)
+    assert dry.kinds["workflow"].created == ["Deals/Uses a draft"] and store.list("workflow") == []
+    report = run(fx, project, store=store)
+    assert report.kinds["workflow"].created == ["Deals/Uses a draft"]
+    assert report.versions == {"rule_fn": 1}
+    assert [i.name for i in store.active("workflow", "Deals")] == ["Uses a draft"]
+    assert report.to_json()["kinds"]["workflow"]["created"] == ["Deals/Uses a draft"]

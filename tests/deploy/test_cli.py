@@ -6,8 +6,6 @@ import os
 import shutil
 from pathlib import Path
 
-from floodway.deploy import NOT_APPLIED
-
 from .conftest import EXAMPLE, Org, names, write_project
 
 BROKEN = """\
@@ -28,7 +26,7 @@ def test_example_first_deploy_then_nothing_changes(org: Org) -> None:
     assert names(report, "variable", "created") == ["tier_a_min", "tier_b_min"]
     assert names(report, "function", "created") == ["account_tier", "rollup_won_deals"]
     assert report["versions"] == {"account_tier": 1, "rollup_won_deals": 1}
-    assert report["not_applied"] == {"message": NOT_APPLIED}
+    assert "not_applied" not in report
 
     crm, fx = org.open()
     assert crm.time_zone_name == "Europe/Berlin"
@@ -51,7 +49,7 @@ def test_example_first_deploy_then_nothing_changes(org: Org) -> None:
     code, again = org.deploy_json(EXAMPLE)
     assert code == 0
     assert again["changed"] is False
-    assert again["summary"] == {"created": 0, "updated": 0, "unchanged": 10}
+    assert again["summary"] == {"created": 0, "updated": 0, "deleted": 0, "unchanged": 10}
     assert [v.number for v in fx.registry.versions("rollup_won_deals")] == [1]
 
     text = org.cli("deploy", EXAMPLE)
@@ -240,42 +238,106 @@ def test_pull_writes_the_live_functions_back(org: Org, example: Path, tmp_path: 
     assert code == 0 and report["changed"] is False
 
 
-def test_trigger_tables_are_reported_not_applied(org: Org, tmp_path: Path) -> None:
-    project = write_project(
-        tmp_path / "proj",
-        """
-        [[workflow]]
-        name = "Roll up revenue"
-        module = "Deals"
-        on = "create_or_edit"
-        criteria = "(Stage:equals:Closed Won)"
+TRIGGERS = """
+[[workflow]]
+name = "Roll up revenue"
+module = "Deals"
+on = "create_or_edit"
+criteria = "(Stage:equals:Closed Won)"
 
-        [[workflow.actions]]
-        function = "rollup"
-        arguments = { accountId = "${Deals.Account_Name.id}" }
+[[workflow.actions]]
+function = "rollup"
+arguments = { accountId = "${Deals.Account_Name.id}" }
 
-        [[schedule]]
-        name = "Nightly"
-        function = "nightly"
-        cron = "0 2 * * *"
-        """,
-        {
-            "rollup": "void automation.rollup(Int accountId)\n{\n    info accountId;\n}\n",
-            "nightly": 'void schedule.nightly()\n{\n    info "night";\n}\n',
-        },
-    )
+[[schedule]]
+name = "Nightly"
+function = "nightly"
+cron = "0 2 * * *"
+"""
+TRIGGER_FUNCTIONS = {
+    "rollup": "void automation.rollup(Int accountId)\n{\n    info accountId;\n}\n",
+    "nightly": 'void schedule.nightly()\n{\n    info "night";\n}\n',
+}
+
+
+def test_trigger_tables_are_applied_then_unchanged(org: Org, tmp_path: Path) -> None:
+    from floodway.automation.store import AutomationStore
+
+    project = write_project(tmp_path / "proj", TRIGGERS, TRIGGER_FUNCTIONS)
     code, report = org.deploy_json(project)
-    assert code == 0
-    assert report["not_applied"] == {
-        "message": NOT_APPLIED,
-        "workflow": ["Roll up revenue"],
-        "schedule": ["Nightly"],
-    }
+    assert code == 0, report
+    assert names(report, "workflow", "created") == ["Deals/Roll up revenue"]
+    assert names(report, "schedule", "created") == ["Nightly"]
     assert names(report, "function", "created") == ["nightly", "rollup"]
+    crm, fx = org.open()
+    store = AutomationStore(crm, fx)
+    [rule] = store.list("workflow")
+    assert (rule.name, rule.module, rule.enabled) == ("Roll up revenue", "Deals", True)
+    assert rule.spec.criteria == "(Stage:equals:Closed Won)"
+    assert [s.name for s in store.active("schedule")] == ["Nightly"]
+
+    code, again = org.deploy_json(project)
+    assert code == 0 and again["changed"] is False
+    assert names(again, "workflow", "unchanged") == ["Deals/Roll up revenue"]
     text = org.cli("deploy", project)
     assert text.exit_code == 0
-    assert f'workflow           {NOT_APPLIED}: "Roll up revenue"' in text.stdout
-    assert f'schedule           {NOT_APPLIED}: "Nightly"' in text.stdout
+    assert "not applied" not in text.stdout
+    assert text.stdout.splitlines()[-1] == "no changes (4 unchanged)"
+
+
+def test_trigger_changes_and_removals_are_reported_in_text(org: Org, tmp_path: Path) -> None:
+    project = write_project(tmp_path / "proj", TRIGGERS, TRIGGER_FUNCTIONS)
+    assert org.deploy_json(project)[0] == 0
+    changed = TRIGGERS.replace("Closed Won", "Closed Lost").split("[[schedule]]")[0]
+    write_project(project, changed)
+    dry = org.cli("deploy", project, "--dry-run")
+    assert dry.exit_code == 0
+    assert "  workflow           would update: Deals/Roll up revenue" in dry.stdout
+    assert "  schedule           would delete: Nightly" in dry.stdout
+    assert "1 to delete" in dry.stdout.splitlines()[-1]
+    text = org.cli("deploy", project)
+    assert text.exit_code == 0
+    assert "  schedule           deleted: Nightly" in text.stdout
+    assert text.stdout.splitlines()[-1] == "0 created, 1 updated, 1 deleted, 2 unchanged"
+
+
+def test_pull_writes_trigger_tables_back_and_a_redeploy_changes_nothing(
+    org: Org, tmp_path: Path
+) -> None:
+    from floodway.automation.store import AutomationStore
+
+    project = write_project(tmp_path / "proj", "# my org\n" + TRIGGERS, TRIGGER_FUNCTIONS)
+    assert org.deploy_json(project)[0] == 0
+    untouched = org.cli("pull", project, "--json")
+    assert untouched.exit_code == 0
+    assert '"manifest": {"changed": false' in untouched.stdout
+    # A button added in the console comes back with pull; the rest of the file stays.
+    crm, fx = org.open()
+    fx.registry.save(
+        "make_task",
+        'string button.make_task(Int dealId)\n{\n    return "ok";\n}\n',
+        publish=True,
+        create=True,
+    )
+    AutomationStore(crm, fx).create(
+        "button",
+        {
+            "name": "Make task",
+            "module": "Deals",
+            "function": "make_task",
+            "arguments": {"dealId": "${Deals.id}"},
+        },
+    )
+    pulled = org.cli("pull", project)
+    assert pulled.exit_code == 0, pulled.stdout
+    assert "floodway.toml trigger tables (1 workflow, 1 button, 1 schedule)" in pulled.stdout
+    text = (project / "floodway.toml").read_text("utf-8")
+    assert text.startswith("# my org\n")
+    assert '[[button]]\nname = "Make task"\nmodule = "Deals"\nfunction = "make_task"\n' in text
+    assert 'arguments = { dealId = "${Deals.id}" }' in text
+    assert (project / "functions" / "make_task.dg").is_file()
+    code, report = org.deploy_json(project)
+    assert code == 0 and report["changed"] is False, report
 
 
 def test_not_a_directory_is_a_usage_error(org: Org, tmp_path: Path) -> None:

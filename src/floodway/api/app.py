@@ -7,6 +7,7 @@ exception handling (``ZohoError`` / ``CrmError`` / 404 / 405 -> Zoho envelopes),
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -16,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..automation.errors import AutomationError
 from . import (
     admin,
     connections,
@@ -28,6 +30,7 @@ from . import (
     users,
     variables,
 )
+from . import automation as automation_api
 from . import functions as functions_api
 from .config import ApiConfig
 from .errors import (
@@ -50,9 +53,12 @@ def create_app(
     config: ApiConfig | None = None,
     sealer: Any = None,
     functions: Any = None,
+    automation: Any = None,
 ) -> FastAPI:
     """``sealer`` encrypts the API key's display copy (security.md SEC-1); optional.
-    ``functions``: the process's ``Functions`` service; created on first use when omitted."""
+    ``functions``: the process's ``Functions`` service; created on first use when omitted.
+    ``automation``: the process's ``floodway.automation.service.Automation``; without it the
+    automation admin routes use a rule store of their own and the run routes answer 501."""
     config = config or ApiConfig.from_settings(settings)
     app = FastAPI(
         title="floodway",
@@ -66,6 +72,7 @@ def create_app(
     app.state.config = config
     app.state.sealer = sealer
     app.state.functions = functions
+    app.state.automation = automation
     if functions is not None:
         from .in_process import InProcessCrmApi
 
@@ -84,12 +91,17 @@ def create_app(
     app.include_router(variables.router)
     app.include_router(outbox.router)
     app.include_router(connections.router)
+    app.include_router(automation_api.router)
+    runs = _optional_router("automation_runs")
+    if runs is not None:
+        app.include_router(runs)
     app.include_router(rest_functions.router)  # before records: /crm/{v}/functions/… would match
     app.include_router(metadata.router)
     app.include_router(users.router)
     app.include_router(records.router)
 
     app.add_exception_handler(ZohoError, _zoho_error)
+    app.add_exception_handler(AutomationError, _automation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     try:
@@ -98,8 +110,29 @@ def create_app(
         pass
     else:
         app.add_exception_handler(CrmError, _crm_error)
+    from ..web import mount as mount_console
+
+    mount_console(app)  # the browser console at / (web/)
     app.add_middleware(RequestGuard, config=config)
     return app
+
+
+def _optional_router(name: str) -> Any:
+    """The router of ``api/<name>.py`` while that module is still being written (None if absent;
+    an import error inside an existing module propagates)."""
+    qualified = f"{__package__}.{name}"
+    try:
+        module = importlib.import_module(qualified)
+    except ModuleNotFoundError as exc:
+        if exc.name == qualified:
+            return None
+        raise
+    return module.router
+
+
+async def _automation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AutomationError)
+    return json_response(exc.to_json(), exc.http_status)
 
 
 async def _zoho_error(request: Request, exc: Exception) -> Response:

@@ -37,7 +37,9 @@ class InProcessCrmApi:
         if user is None:
             raise DelugeRuntimeError("invokeurl: the running user no longer exists")
         profile = self.crm.users.profile_named(ADMINISTRATOR) or self.crm.users.profile(user)
-        principal = Principal(user, profile, _scope_set(" ".join(ALL_SCOPES)), None, "function")
+        principal = Principal(
+            user, profile, _scope_set(" ".join(ALL_SCOPES)), None, "function", req.chain
+        )
         return asyncio.run(self._call(req, principal))
 
     async def _call(self, req: InProcessRequest, principal: Principal) -> HttpResponse:

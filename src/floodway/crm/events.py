@@ -27,7 +27,9 @@ class RecordChange:
     as id strings; ``Owner``, ``Created_By``, ``Modified_By`` as user id strings; times as ISO
     UTC), ``None`` for the missing side of a create or a delete. ``changed`` lists the API
     names whose value differs. ``channel`` is ``api``, ``ui`` or ``function``; ``workflow``
-    whether the writer asked for workflow rules.
+    whether the writer asked for workflow rules. ``chain_id`` / ``chain_depth`` place the write in
+    its causal chain (functions-platform.md §5): a user's or API client's write starts a chain
+    (``chain_id`` = this event's id, depth 0); writes made by automation carry their chain.
     """
 
     id: str
@@ -41,6 +43,12 @@ class RecordChange:
     channel: str
     workflow: bool
     time: _dt.datetime
+    chain_id: str = ""  # "" = a new chain: this event's id
+    chain_depth: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.chain_id:
+            object.__setattr__(self, "chain_id", self.id)
 
 
 Subscriber: TypeAlias = Callable[[RecordChange, Connection], None]

@@ -92,11 +92,12 @@ class Principal:
     scopes: frozenset[str]  # lower case
     client_id: str | None
     auth: str  # "oauth" | "apikey"
+    chain: tuple[str, int] | None = None  # in-process calls from a function: its causal chain
 
     def actor(self, channel: str = "api", workflow: bool = True) -> Actor:
         from .service import Actor
 
-        return Actor(self.user.id, channel, workflow)
+        return Actor(self.user.id, channel, workflow, self.chain)
 
     def allows(self, operation: str, module: str | None = None) -> bool:
         """Whether the token's scopes allow ``operation`` (compat §2.5)."""

@@ -5,18 +5,26 @@ lookups that exist, unique fields), the valid ones are written, and each written
 ``RecordChange`` event inside the transaction (``crm.events``). A row with an error is reported
 in its place and skipped; it never rolls back the others. Reads are in ``reading.py``, the
 write path in ``writing.py``.
+
+Creates and updates (also upserts and links) first pass the optional pre-write hook
+(``before_write``, the automation layer's validation rules) **before** the write transaction
+opens, so no script runs while a write lock is held (security.md DOS-4). The hook sees each row
+as it will be saved and may block rows; the write then checks that every validated record is
+still the version that was validated, and validates again when it is not.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from floodway.db import PlannerStatistics, write_transaction
+from floodway.db import PlannerStatistics, read_transaction, write_transaction
 
 from . import schema as t
 from .errors import (
@@ -30,13 +38,46 @@ from .errors import (
 from .reading import RECORD_COLUMNS, Page, Reader, fields_filter, parse_ids
 from .standard import ModuleDef
 from .values import id_of
-from .writing import WriteCall
+from .writing import Planned, StaleWrite, WriteCall
 
 if TYPE_CHECKING:
     from .service import Actor, Crm
 
 R = t.records
 MAX_ROWS: Final = 100
+VALIDATION_ROUNDS: Final = 3  # validate again at most twice when records change meanwhile
+# Module-level names: inside ``Records``, ``list`` is the method.
+Pairs: TypeAlias = list[tuple[int, Any]]  # (row index, submitted row)
+Results: TypeAlias = list[dict[str, Any]]
+Planning: TypeAlias = list[tuple[Planned, "PendingWrite"]]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """One row of a create or update as it will be saved, shown to the pre-write hook.
+
+    ``record`` is in the REST record shape (what ``get`` returns) with the submitted changes
+    applied to the stored values; its ``id`` is None on create. ``index`` is the row's position
+    in the write call (the position of its result)."""
+
+    index: int
+    operation: str  # "create" | "update"
+    record_id: str | None
+    record: dict[str, Any]
+
+
+class BeforeWrite(Protocol):
+    """The pre-write hook (``Records.set_before_write``)."""
+
+    def applies(self, module: str) -> bool:
+        """Whether writes of ``module`` need ``check`` at all (cheap: called on every write)."""
+        ...
+
+    def check(
+        self, module: str, writes: Sequence[PendingWrite], actor: Actor
+    ) -> Mapping[int, dict[str, Any]]:
+        """Row index -> row error for each blocked row; rows not named are written."""
+        ...
 
 
 def _check_rows(rows: Any) -> list[Any]:
@@ -54,6 +95,17 @@ class Records:
         self.crm = crm
         self.reader = Reader(crm)
         self.statistics = PlannerStatistics(crm.engine)
+        self.before_write: BeforeWrite | None = None
+
+    def set_before_write(self, hook: BeforeWrite | None) -> Callable[[], None]:
+        """Install the pre-write hook (one per CRM); returns a function that removes it."""
+        self.before_write = hook
+
+        def remove() -> None:
+            if self.before_write is hook:
+                self.before_write = None
+
+        return remove
 
     # ------------------------------------------------------------------ reads
 
@@ -192,9 +244,9 @@ class Records:
     def create(self, module: str, rows: Any, *, actor: Actor) -> list[dict[str, Any]]:
         mod = self.crm.metadata.module(module)
         rows = _check_rows(rows)
-        with write_transaction(self.crm.engine) as conn:
-            ctx = WriteCall(self, conn, mod, actor)
-            results = ctx.create(list(enumerate(rows)))
+        results = self._guarded(
+            mod, actor, list(enumerate(rows)), "create", lambda ctx, todo: ctx.create(todo)
+        )
         self.statistics.note_inserts(sum(1 for r in results if r.get("status") == "success"))
         return results
 
@@ -218,14 +270,20 @@ class Records:
             if rid is None:
                 raise CrmError("INVALID_DATA", MSG_INVALID_ID, {"resource_path_index": 1})
             rows = [{**rows[0], "id": str(rid)} if isinstance(rows[0], dict) else rows[0]]
-        with write_transaction(self.crm.engine) as conn:
-            ctx = WriteCall(self, conn, mod, actor)
-            if unmodified_since is not None:
-                moment = unmodified_since
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=_dt.UTC)
-                ctx.unmodified_since = int(moment.timestamp() * 1000) + 999
-            return ctx.update(list(enumerate(rows)))
+        since: int | None = None
+        if unmodified_since is not None:
+            moment = unmodified_since
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=_dt.UTC)
+            since = int(moment.timestamp() * 1000) + 999
+        return self._guarded(
+            mod,
+            actor,
+            list(enumerate(rows)),
+            "update",
+            lambda ctx, todo: ctx.update(todo),
+            unmodified_since=since,
+        )
 
     def upsert(
         self,
@@ -237,9 +295,95 @@ class Records:
     ) -> list[dict[str, Any]]:
         mod = self.crm.metadata.module(module)
         rows = _check_rows(rows)
-        with write_transaction(self.crm.engine) as conn:
-            ctx = WriteCall(self, conn, mod, actor, serialize=True)
-            return [ctx.upsert_one(i, row, duplicate_check_fields) for i, row in enumerate(rows)]
+        return self._guarded(
+            mod,
+            actor,
+            list(enumerate(rows)),
+            "upsert",
+            lambda ctx, todo: [ctx.upsert_one(i, row, duplicate_check_fields) for i, row in todo],
+            duplicate_check_fields=duplicate_check_fields,
+            serialize=True,
+        )
+
+    def _guarded(
+        self,
+        mod: ModuleDef,
+        actor: Actor,
+        pairs: Pairs,
+        operation: str,
+        write: Callable[[WriteCall, Pairs], Results],
+        *,
+        duplicate_check_fields: Sequence[str] | None = None,
+        unmodified_since: int | None = None,
+        serialize: bool = False,
+    ) -> Results:
+        """Run the pre-write hook (no transaction open), then ``write`` the rows it did not
+        block in one transaction; results in the order of ``pairs``."""
+        hook = self.before_write
+        if hook is None or not hook.applies(mod.api_name):
+            with write_transaction(self.crm.engine) as conn:
+                ctx = WriteCall(self, conn, mod, actor, serialize=serialize)
+                ctx.unmodified_since = unmodified_since
+                return write(ctx, pairs)
+        for round_no in range(VALIDATION_ROUNDS):
+            planned = self._plan(mod, actor, pairs, operation, duplicate_check_fields)
+            pending = [w for _, w in planned]
+            results: dict[int, dict[str, Any]] = dict(
+                hook.check(mod.api_name, pending, actor) if pending else {}
+            )
+            todo = [(i, row) for i, row in pairs if i not in results]
+            if todo:
+                try:
+                    with write_transaction(self.crm.engine) as conn:
+                        ctx = WriteCall(self, conn, mod, actor, serialize=serialize)
+                        ctx.unmodified_since = unmodified_since
+                        ctx.expect = {
+                            p.index: (p.record_id, p.modified_time)
+                            for p, _ in planned
+                            if p.index not in results
+                        }
+                        ctx.stale_fails = round_no == VALIDATION_ROUNDS - 1
+                        written = write(ctx, todo)
+                except StaleWrite:
+                    continue  # a record changed after it was validated: validate again
+                results.update(zip((i for i, _ in todo), written, strict=True))
+            return [results[i] for i, _ in pairs]
+        raise AssertionError("unreachable: the last round never raises StaleWrite")
+
+    def _plan(
+        self,
+        mod: ModuleDef,
+        actor: Actor,
+        pairs: Pairs,
+        operation: str,
+        duplicate_check_fields: Sequence[str] | None,
+    ) -> Planning:
+        """The rows as they will be saved (read only, no locks), in REST record shape."""
+        with read_transaction(self.crm.engine) as conn:
+            ctx = WriteCall(self, conn, mod, actor, lock=False)
+            planned = ctx.plan(pairs, operation, duplicate_check_fields)
+            if not planned:
+                return []
+            now = ctx.now
+            shown = [
+                SimpleNamespace(
+                    id=p.record_id or 0,
+                    data=p.data,
+                    owner_id=p.owner_id,
+                    created_by=p.existing.created_by if p.existing is not None else ctx.user_id,
+                    created_time=(p.existing.created_time if p.existing is not None else now),
+                    modified_by=ctx.user_id,
+                    modified_time=now,
+                )
+                for p in planned
+            ]
+            records = self.reader.render(conn, ctx.mod, shown)
+        out = []
+        for p, record in zip(planned, records, strict=True):
+            rid = str(p.record_id) if p.record_id is not None else None
+            record["id"] = rid
+            out.append((p, PendingWrite(p.index, p.operation, rid, record)))
+        return out
 
     def delete(self, module: str, ids: Any, *, actor: Actor) -> list[dict[str, Any]]:
         mod = self.crm.metadata.module(module)
@@ -268,22 +412,28 @@ class Records:
         rows = _check_rows(rows)
         parent = id_of(record_id)
         child = self.crm.metadata.module(rl.child)
-        with write_transaction(self.crm.engine) as conn:
-            if parent is None or not self._exists(conn, mod, parent):
+        link_field = self._link_field(mod, child, rl.fields)
+        changes: list[tuple[int, Any]] = []
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                changes.append((i, row))
+                continue
+            values = {k: v for k, v in row.items()}
+            values[link_field] = str(parent)
+            if child.field(link_field) and child.fields[link_field].type == "parent":
+                values["$se_module"] = mod.api_name
+            changes.append((i, values))
+
+        def write(ctx: WriteCall, todo: list[tuple[int, Any]]) -> list[dict[str, Any]]:
+            if parent is None or not self._exists(ctx.conn, mod, parent):
                 raise CrmError("INVALID_DATA", MSG_INVALID_ID, {"resource_path_index": 1})
-            link_field = self._link_field(mod, child, rl.fields)
-            changes = []
-            for i, row in enumerate(rows):
-                if not isinstance(row, dict):
-                    changes.append((i, row))
-                    continue
-                values = {k: v for k, v in row.items()}
-                values[link_field] = str(parent)
-                if child.field(link_field) and child.fields[link_field].type == "parent":
-                    values["$se_module"] = mod.api_name
-                changes.append((i, values))
-            ctx = WriteCall(self, conn, child, actor)
-            results = ctx.update(changes)
+            return ctx.update(todo)
+
+        if self.before_write is not None:  # no validation runs for a parent that is not there
+            with read_transaction(self.crm.engine) as conn:
+                if parent is None or not self._exists(conn, mod, parent):
+                    raise CrmError("INVALID_DATA", MSG_INVALID_ID, {"resource_path_index": 1})
+        results = self._guarded(child, actor, changes, "update", write)
         out = []
         for res in results:
             if res["status"] == "success":

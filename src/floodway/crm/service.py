@@ -38,11 +38,16 @@ class BootstrapResult:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who writes, through which channel, and whether workflow rules should fire."""
+    """Who writes, through which channel, and whether workflow rules should fire.
+
+    ``chain`` is the causal chain (id, depth) of a write made on behalf of an automation
+    (functions-platform.md §5); ``None`` for a user's or API client's own write, which starts a
+    new chain at depth 0."""
 
     user_id: str
     channel: str = "api"  # "api" | "ui" | "function"
     workflow: bool = True
+    chain: tuple[str, int] | None = None
 
 
 class Crm:

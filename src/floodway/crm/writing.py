@@ -50,6 +50,28 @@ class _Prepared:
     existing: Any | None  # the stored row for updates
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One row of a write as it would be saved, computed without writing (``WriteCall.plan``):
+    what the pre-write hook validates. ``record_id``/``modified_time`` are those of the stored
+    record an update changes (None for a create); the write compares them again."""
+
+    index: int
+    operation: str  # "create" | "update"
+    data: dict[str, Any]  # stored form with the submitted changes applied
+    owner_id: int
+    existing: Any | None
+    record_id: int | None
+    modified_time: int | None
+
+
+class StaleWrite(Exception):
+    """Internal: a row's record changed between validation and the write transaction."""
+
+
+MSG_STALE: Final = "the record changed while it was being validated; save it again"
+
+
 def _key(row: dict[str, Any], name: str) -> tuple[bool, Any]:
     if name in row:
         return True, row[name]
@@ -71,6 +93,7 @@ class WriteCall:
         actor: Actor,
         *,
         serialize: bool = False,
+        lock: bool = True,
     ) -> None:
         self.crm = records.crm
         self.reader = records.reader
@@ -88,8 +111,14 @@ class WriteCall:
         self.now = self.crm.now_ms()
         self.events: list[RecordChange] = []
         self.unmodified_since: int | None = None
-        if conn.dialect.name == "postgresql" and (
-            serialize or any(f.unique for f in self.mod.fields.values())
+        # Row index -> (record id, modified time) the pre-write hook validated; a row whose
+        # record differs now was validated against another version (security.md DOS-4).
+        self.expect: dict[int, tuple[int | None, int | None]] | None = None
+        self.stale_fails = False  # last round: a stale row becomes a row error, not a retry
+        if (
+            lock
+            and conn.dialect.name == "postgresql"
+            and (serialize or any(f.unique for f in self.mod.fields.values()))
         ):
             # Unique checks and upserts read before they write: writers of one module take
             # turns (SQLite's BEGIN IMMEDIATE already serialises every writer).
@@ -164,11 +193,10 @@ class WriteCall:
                 results[i] = _bad_id(i)
                 continue
             if self.unmodified_since is not None and cur.modified_time > self.unmodified_since:
-                results[i] = row_error(
-                    "INVALID_DATA",
-                    {"api_name": "Modified_Time", "json_path": f"$.data[{i}].Modified_Time"},
-                    "the record was modified after If-Unmodified-Since",
-                )
+                results[i] = _modified_since(i)
+                continue
+            if self._stale(i, cur.id, cur.modified_time):
+                results[i] = _stale_error(i)
                 continue
             try:
                 p = self._prepare(i, row, cur, known)
@@ -202,10 +230,28 @@ class WriteCall:
     ) -> dict[str, Any]:
         if not isinstance(row, dict):
             return _not_object(i)
+        try:
+            rid, dup = self._upsert_route(i, row, duplicate_check_fields)
+        except RowError as e:
+            return e.error
+        if rid is not None:
+            res = self.update([(i, row if dup is None else {**row, "id": str(rid)})])[0]
+            return _with_action(res, "update", dup)
+        present, raw = _key(row, "id")
+        if present and raw is not None:  # an id that is not a valid id: update reports it
+            return _with_action(self.update([(i, row)])[0], "update", None)
+        if self._stale(i, None, None):
+            return _stale_error(i)
+        res = self.create([(i, row)])[0]
+        return _with_action(res, "insert", None)
+
+    def _upsert_route(
+        self, i: int, row: dict[str, Any], duplicate_check_fields: Sequence[str] | None
+    ) -> tuple[int | None, str | None]:
+        """(record id to update, duplicate-check field that found it); (None, None) = create."""
         present, raw = _key(row, "id")
         if present and raw is not None:
-            res = self.update([(i, row)])[0]
-            return _with_action(res, "update", None)
+            return id_of(raw), None
         names = list(duplicate_check_fields or [])
         if not names:
             names = list(self.mod.duplicate_fields)
@@ -219,19 +265,100 @@ class WriteCall:
             has, value = _key(row, f.api_name)
             if not has:
                 continue
-            try:
-                stored = coerce(f, value, i)
-            except RowError as e:
-                return e.error
+            stored = coerce(f, value, i)
             if stored is None:
                 continue
             match = self._find_equal(f, stored, None)
             if match is not None:
-                res = self.update([(i, {**row, "id": str(match)})])[0]
-                return _with_action(res, "update", f.api_name)
+                return match, f.api_name
             break  # only the first duplicate-check field with a value counts
-        res = self.create([(i, row)])[0]
-        return _with_action(res, "insert", None)
+        return None, None
+
+    # ------------------------------------------------------------------ planning (no writes)
+
+    def plan(
+        self,
+        pairs: list[tuple[int, Any]],
+        operation: str,
+        duplicate_check_fields: Sequence[str] | None = None,
+    ) -> list[Planned]:
+        """The rows of a ``create``/``update``/``upsert`` as they would be saved, for the
+        pre-write hook. Rows the write will reject anyway (not an object, unknown id, invalid
+        values, missing mandatory fields) are left out: they get their own row error."""
+        rows = [(i, r) for i, r in pairs if isinstance(r, dict)]
+        targets: dict[int, int | None] = {}
+        for i, row in rows:
+            if operation == "create":
+                targets[i] = None
+                continue
+            if operation == "upsert":
+                try:
+                    rid, _ = self._upsert_route(i, row, duplicate_check_fields)
+                except RowError:
+                    continue
+                present, raw = _key(row, "id")
+                if rid is None and present and raw is not None:
+                    continue
+            else:
+                present, raw = _key(row, "id")
+                rid = id_of(raw) if present else None
+                if rid is None:
+                    continue
+            targets[i] = rid
+        wanted = {rid for rid in targets.values() if rid is not None}
+        existing = self._existing(wanted)
+        known = self._targets([r for i, r in rows if i in targets])
+        out: list[Planned] = []
+        for i, row in rows:
+            if i not in targets:
+                continue
+            rid = targets[i]
+            cur = existing.get(rid) if rid is not None else None
+            if rid is not None and cur is None:
+                continue
+            if (
+                cur is not None
+                and self.unmodified_since is not None
+                and cur.modified_time > self.unmodified_since
+            ):
+                continue
+            try:
+                p = self._prepare(i, row, cur, known)
+            except RowError:
+                continue
+            out.append(
+                Planned(
+                    index=i,
+                    operation="create" if cur is None else "update",
+                    data=p.data,
+                    owner_id=p.owner_id,
+                    existing=cur,
+                    record_id=cur.id if cur is not None else None,
+                    modified_time=cur.modified_time if cur is not None else None,
+                )
+            )
+        return out
+
+    def _existing(self, ids: set[int]) -> dict[int, Any]:
+        if not ids:
+            return {}
+        return {
+            r.id: r
+            for r in self.conn.execute(
+                sa.select(*RECORD_COLUMNS).where(R.c.id.in_(ids), R.c.module_id == int(self.mod.id))
+            ).all()
+        }
+
+    def _stale(self, i: int, record_id: int | None, modified_time: int | None) -> bool:
+        """Whether row ``i`` now writes another record (or version) than the one validated:
+        raises ``StaleWrite`` (the caller validates again) or, in the last round, says so."""
+        if self.expect is None or i not in self.expect:
+            return False
+        if self.expect[i] == (record_id, modified_time):
+            return False
+        if self.stale_fails:
+            return True
+        raise StaleWrite()
 
     def _prepare(self, i: int, row: Any, cur: Any | None, known: dict[int, int]) -> _Prepared:
         if not isinstance(row, dict):
@@ -677,9 +804,11 @@ class WriteCall:
         changed = tuple(
             sorted(k for k in keys if k not in skip and (old or {}).get(k) != (new or {}).get(k))
         )
+        event_id = str(self.crm.ids.next_id())
+        chain = self.actor.chain
         self.events.append(
             RecordChange(
-                id=str(self.crm.ids.next_id()),
+                id=event_id,
                 action=action,
                 module=module or self.mod.api_name,
                 record_id=str(rid),
@@ -690,6 +819,8 @@ class WriteCall:
                 channel=self.actor.channel,
                 workflow=self.actor.workflow,
                 time=_dt.datetime.fromtimestamp(self.now / 1000, _dt.UTC),
+                chain_id=chain[0] if chain is not None else event_id,
+                chain_depth=chain[1] if chain is not None else 0,
             )
         )
 
@@ -702,6 +833,18 @@ def _bad_id(i: int) -> dict[str, Any]:
     return row_error(
         "INVALID_DATA", {"api_name": "id", "json_path": f"$.data[{i}].id"}, MSG_INVALID_ID
     )
+
+
+def _modified_since(i: int) -> dict[str, Any]:
+    return row_error(
+        "INVALID_DATA",
+        {"api_name": "Modified_Time", "json_path": f"$.data[{i}].Modified_Time"},
+        "the record was modified after If-Unmodified-Since",
+    )
+
+
+def _stale_error(i: int) -> dict[str, Any]:
+    return row_error("INVALID_DATA", {"json_path": f"$.data[{i}]"}, MSG_STALE)
 
 
 def _with_action(res: dict[str, Any], action: str, dup: str | None) -> dict[str, Any]:

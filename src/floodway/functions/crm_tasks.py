@@ -95,9 +95,11 @@ class StoreTasks:
         attachments: AttachmentStore | None = None,
         zapikey: Callable[[], str | None] | None = None,
         convert_lead: Callable[..., DelugeMap] | None = None,
+        chain: tuple[str, int] | None = None,
     ) -> None:
         self.crm = crm
         self.user_id = user_id
+        self.chain = chain  # the execution's causal chain, carried by every write (§5)
         self.tz = crm.tz
         self.month_first = month_first
         self.variables = variables
@@ -137,7 +139,7 @@ class StoreTasks:
     def _actor(self, workflow: bool) -> Any:
         from floodway.crm.service import Actor
 
-        return Actor(self.user_id, "function", workflow)
+        return Actor(self.user_id, "function", workflow, self.chain)
 
     def _module_arg(self, task: str, pos: int, value: Any) -> ModuleDef:
         if type(value) is not str:

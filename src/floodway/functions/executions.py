@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from floodway.db import read_transaction, write_transaction
 from floodway.deluge.host import Mail
@@ -101,7 +102,24 @@ class ExecutionStore:
                     [self._mail_row(i, m, row["id"], row["finished_time"]) for i, m in mails],
                 )
 
-    def _mail_row(self, mail_id: int, mail: Mail, execution_id: int, now: int) -> dict[str, Any]:
+    def mark_failure(self, execution_id: Any, kind: str, message: str) -> None:
+        """Turn a finished run into a ``failure`` whose result its caller could not use (a
+        related list that is not valid XML, a validation map of the wrong shape): the run
+        itself ended, but for the user it failed (functions-platform.md §2.4, §2.6)."""
+        eid = _id(execution_id)
+        if eid is None:
+            return
+        error = {"kind": kind, "message": message[:2000], "line": None, "column": None}
+        with write_transaction(self.crm.engine) as conn:
+            conn.execute(
+                E.update()
+                .where(E.c.id == eid, E.c.org_id == self.crm.org_id, E.c.status == "success")
+                .values(status="failure", error=error)
+            )
+
+    def _mail_row(
+        self, mail_id: int, mail: Mail, execution_id: int | None, now: int
+    ) -> dict[str, Any]:
         return {
             "id": mail_id,
             "org_id": self.crm.org_id,
@@ -261,6 +279,14 @@ class Outbox:
 
     def __init__(self, crm: Crm) -> None:
         self.crm = crm
+
+    def queue(self, conn: Connection, mail: Mail) -> str:
+        """Queue ``mail`` in ``conn``'s open transaction, with no execution (workflow e-mail
+        actions: the mail commits or rolls back with the action); returns its outbox id."""
+        mail_id = self.crm.ids.next_id()
+        row = ExecutionStore(self.crm)._mail_row(mail_id, mail, None, self.crm.now_ms())
+        conn.execute(O.insert(), [row])
+        return str(mail_id)
 
     @staticmethod
     def to_json(r: Any, content: bool = False) -> dict[str, Any]:

@@ -28,11 +28,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from floodway.db import write_transaction
 from floodway.deluge import Limits, Program, User
 from floodway.deluge import run as run_program
 from floodway.deluge.values import text_form, to_json_text, to_plain, type_name
 
 from . import redact as _redact
+from . import schema as _t
 from .crm_bridge import from_plain
 from .live_host import COLLECTOR, LiveHost
 from .model import FunctionInfo, FunctionsError, LiveFunction, VersionInfo, ms_to_iso
@@ -48,6 +53,9 @@ OUTPUT_CAP: Final = 64 * 1024
 USER_TTL_S: Final = 2.0
 _ARGUMENT_ERROR: Final = re.compile(r"for argument '([^']+)'$")
 NODE: Final = f"{socket.gethostname()[:60]}-{os.getpid()}-{_secrets.token_hex(3)}"
+INTERRUPTED_MESSAGE: Final = (
+    "the worker running this execution stopped before it finished; it was not run again"
+)
 
 
 @dataclass(slots=True)
@@ -177,7 +185,11 @@ class Executor:
         chain: tuple[str, int] | None = None,
         on_info: Callable[[str], None] | None = None,
         record: bool = True,
+        execution_id: str | None = None,
     ) -> ExecutionResult:
+        """Run ``function`` and record the execution. ``execution_id`` is an id allocated by
+        the caller beforehand (the automation layer notes it before the run starts, so that a
+        run cut short by a dying worker can later be reported under that id)."""
         fx = self.fx
         started_ms = fx.crm.now_ms()
         trig = _check_trigger(trigger)
@@ -195,13 +207,11 @@ class Executor:
         admin = run_as if user_id is None else self.user(None)
         fn = lf.function
         host = LiveHost(fx, run_as, admin, chain=chain)
-        execution_id = fx.crm.ids.next_id()
+        eid = int(execution_id) if execution_id is not None else fx.crm.ids.next_id()
         if record:
             fx.running.start(  # the row is built only if the run lasts long enough to need it
-                execution_id,
-                lambda: self._running_row(
-                    execution_id, lf, args, trig, run_as, user_id, started_ms, chain
-                ),
+                eid,
+                lambda: self._running_row(eid, lf, args, trig, run_as, user_id, started_ms, chain),
             )
         token = COLLECTOR.set(host.changes)
         try:
@@ -248,8 +258,8 @@ class Executor:
             row = self._row(
                 out, lf, args, trig, run_as, user_id, host, started_ms, finished_ms, rerun_of, chain
             )
-            row["id"] = execution_id
-            was_running = fx.running.finish(execution_id)
+            row["id"] = eid
+            was_running = fx.running.finish(eid)
             fx.executions.insert(
                 row, list(zip(row.pop("_mail_ids"), host.mails)), update=was_running
             )
@@ -454,8 +464,101 @@ class Executor:
         user_id: str | None = None,
         chain: tuple[str, int] | None = None,
         arguments: Mapping[str, Any] | None = None,
+        conn: Connection | None = None,
     ) -> str:
-        """Store a ``skipped`` execution (loop guard, overlapping schedule) and return its id."""
+        """Store a ``skipped`` execution (loop guard, overlapping schedule) and return its id.
+
+        ``conn``: write it in that open transaction (a record-change subscriber: on SQLite a
+        second connection would wait for the write lock the event's transaction holds)."""
+        row = self._ended_row(
+            api_name,
+            trigger,
+            {"kind": "skipped", "message": reason, "line": None, "column": None},
+            status="skipped",
+            user_id=user_id,
+            chain=chain,
+            arguments=arguments,
+            version=None,
+        )
+        if conn is not None:
+            conn.execute(_t.executions.insert(), [row])
+        else:
+            self.fx.executions.insert(row)
+        return str(row["id"])
+
+    def interrupted(
+        self,
+        execution_id: str,
+        api_name: str,
+        trigger: Mapping[str, Any],
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        user_id: str | None = None,
+        chain: tuple[str, int] | None = None,
+        version: int | None = None,
+    ) -> str:
+        """Record that execution ``execution_id`` was started by a worker that stopped before
+        it finished: its ``running`` row (or, when the run was too short to leave one, a new
+        row) becomes a ``failure`` with error kind ``interrupted``. A finished execution of
+        that id is left as it is. It is never run again automatically (§8.4); ``rerun`` can
+        repeat it by hand. Returns the execution id."""
+        fx = self.fx
+        eid = int(execution_id)
+        error = {
+            "kind": "interrupted",
+            "message": INTERRUPTED_MESSAGE,
+            "line": None,
+            "column": None,
+        }
+        now = fx.crm.now_ms()
+        E = _t.executions
+        with write_transaction(fx.crm.engine) as conn:
+            found = conn.execute(
+                sa.select(E.c.status, E.c.started_time).where(
+                    E.c.id == eid, E.c.org_id == fx.crm.org_id
+                )
+            ).first()
+            if found is not None:
+                if found.status == "running":
+                    conn.execute(
+                        E.update()
+                        .where(E.c.id == eid, E.c.org_id == fx.crm.org_id)
+                        .values(
+                            status="failure",
+                            error=error,
+                            finished_time=now,
+                            duration_ms=float(max(0, now - found.started_time)),
+                        )
+                    )
+                return str(eid)
+            row = self._ended_row(
+                api_name,
+                trigger,
+                error,
+                status="failure",
+                user_id=user_id,
+                chain=chain,
+                arguments=arguments,
+                version=version,
+            )
+            row["id"] = eid
+            conn.execute(E.insert(), [row])
+        return str(eid)
+
+    def _ended_row(
+        self,
+        api_name: str,
+        trigger: Mapping[str, Any],
+        error: dict[str, Any],
+        *,
+        status: str,
+        user_id: str | None,
+        chain: tuple[str, int] | None,
+        arguments: Mapping[str, Any] | None,
+        version: int | None,
+    ) -> dict[str, Any]:
+        """The row of an execution that ended without running a statement (skips, runs
+        interrupted before anything about them was recorded)."""
         fx = self.fx
         trig = _check_trigger(trigger)
         fn = fx.registry.find(api_name)
@@ -463,15 +566,17 @@ class Executor:
         now = fx.crm.now_ms()
         chain_id, depth = _chain(chain)
         red = _Masker([])
-        row = {
+        error = dict(error)
+        error["message"] = red.text(str(error.get("message", "")))
+        return {
             "id": fx.crm.ids.next_id(),
             "org_id": fx.crm.org_id,
             "function_id": int(fn.id) if fn is not None else None,
             "function": fn.api_name if fn is not None else api_name[:100],
-            "version": fn.live_version if fn is not None else None,
+            "version": version if version is not None else fn.live_version if fn else None,
             "trigger_type": trig["type"],
             "trigger": trig,
-            "status": "skipped",
+            "status": status,
             "caller": "system" if user_id is None else "user",
             "run_as": int(run_as.id),
             "arguments": red.data(
@@ -481,7 +586,7 @@ class Executor:
             "output_text": None,
             "output_truncated": False,
             "info": [],
-            "error": {"kind": "skipped", "message": red.text(reason), "line": None, "column": None},
+            "error": error,
             "notes": [],
             "statements": 0,
             "http_calls": [],
@@ -496,8 +601,6 @@ class Executor:
             "chain_depth": depth,
             "node": NODE,
         }
-        fx.executions.insert(row)
-        return str(row["id"])
 
     def rerun(self, execution_id: str, *, user_id: str | None = None) -> ExecutionResult:
         """Run the same version with the same arguments again (``rerun_of`` set, §8.4)."""

@@ -164,6 +164,7 @@ class LiveHost:
                 attachments=fx.attachments,
                 zapikey=fx.zapikey,
                 convert_lead=convert_lead,
+                chain=self.chain,
             )
         return self._tasks
 
@@ -466,6 +467,8 @@ def convert_lead(tasks: StoreTasks, rid: str, opts: DelugeMap) -> DelugeMap:
                         channel="function",
                         workflow=False,
                         time=_dt.datetime.fromtimestamp(now / 1000, _dt.UTC),
+                        chain_id=actor.chain[0] if actor.chain is not None else "",
+                        chain_depth=actor.chain[1] if actor.chain is not None else 0,
                     )
                 ],
             )

@@ -5,7 +5,8 @@ Parsing, validation and planning only; no database. The deploy step reads the or
     project = load_project(path, schema=org_schema, org_functions=org_signatures)
     plan = plan_functions(project, live_sources)
 
-and applies what it gets; ``floodway pull`` calls ``write_functions``. Every problem of a
+and applies what it gets; ``floodway pull`` calls ``write_functions`` and
+``write_trigger_tables``. Every problem of a
 directory is reported at once in one ``ProjectError``.
 
 Submodules: ``model`` (the dataclass tree), ``loader`` (``load_project``), ``manifest`` and
@@ -53,6 +54,7 @@ from .plan import FunctionPlan, TablePlan, plan_entries, plan_functions
 from .problems import Problem, ProjectError
 from .signatures import FunctionSignature, check_org_functions
 from .timing import Duration, Offset, parse_duration, parse_hhmm, parse_offset
+from .toml_writer import ManifestWrite, write_trigger_tables
 
 __all__ = [
     "Action",
@@ -68,6 +70,7 @@ __all__ = [
     "FunctionRef",
     "FunctionSetting",
     "FunctionSignature",
+    "ManifestWrite",
     "MergeField",
     "MergeFieldError",
     "Module",
@@ -105,4 +108,5 @@ __all__ = [
     "render_json",
     "resolve_local",
     "write_functions",
+    "write_trigger_tables",
 ]

@@ -7,9 +7,10 @@ name), then the trigger tables. Every problem is collected; nothing is raised be
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,6 +40,16 @@ from .triggers import (
 from .workflows import read_workflows
 
 _TOML_POS: Final = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+# The trigger tables, in the order the automation layer and deploy list them, with their readers
+# (each reads ``data[kind]``; the automation store validates one table as ``{kind: [table]}``).
+TRIGGER_READERS: Final[dict[str, Callable[[Mapping[str, Any], Context], list[Any]]]] = {
+    "workflow": read_workflows,
+    "button": read_buttons,
+    "related_list": read_related_lists,
+    "validation": read_validations,
+    "schedule": read_schedules,
+}
 
 
 def load_project(
@@ -77,11 +88,23 @@ def load_project(
     project.schedules = read_schedules(data, ctx)
     project.functions = functions
     project.external_functions = ctx.external
+    project.tables = _trigger_tables(data)
     if org_functions is not None:
         problems.extend(check_org_functions(ctx.external, org_functions))
     if problems:
         raise ProjectError(problems)
     return project
+
+
+def _trigger_tables(data: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The trigger tables as written; only used when the project is valid, where every table
+    became exactly one entry (a table with a problem raises ``ProjectError``)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind in TRIGGER_READERS:
+        raw = data.get(kind)
+        if isinstance(raw, list):
+            out[kind] = [copy.deepcopy(dict(t)) for t in raw if isinstance(t, Mapping)]
+    return out
 
 
 def _read_manifest(path: Path, problems: list[Problem]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from floodway.crm.criteria import Criteria
 
@@ -262,6 +262,9 @@ class Project:
     schedules: list[Schedule] = field(default_factory=list)
     functions: list[FunctionFile] = field(default_factory=list)
     external_functions: list[FunctionRef] = field(default_factory=list)
+    # The trigger tables as written (kind -> tables in file order, one per parsed entry above):
+    # what the automation store keeps as each item's definition.
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def function(self, api_name: str) -> FunctionFile | None:
         """The project's function file by api name (case-insensitive, as Deluge calls are)."""
@@ -271,7 +274,7 @@ class Project:
     @property
     def has_triggers(self) -> bool:
         """Whether any trigger table is present (workflow, button, related list, validation,
-        schedule): what the deploy step reports as "not applied yet" until automation lands."""
+        schedule)."""
         return bool(
             self.workflows
             or self.buttons

@@ -18,6 +18,8 @@ from .problems import Loc, Problem
 
 ENV_NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 API_NAME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
+NAME_MAX: Final = 200  # names of trigger entries (rules, buttons, ...), as the org stores them
+ORDER_MAX: Final = 1_000_000  # workflow ``order``
 
 
 def type_name(value: Any) -> str:
@@ -103,6 +105,7 @@ class TableReader:
         required: bool = False,
         choices: Iterable[str] | None = None,
         nonempty: bool = True,
+        max_length: int | None = None,
     ) -> str | None:
         if key not in self.data:
             if required:
@@ -114,6 +117,9 @@ class TableReader:
             return None
         if nonempty and value.strip() == "":
             self.problem(key, "must not be empty")
+            return None
+        if max_length is not None and len(value) > max_length:
+            self.problem(key, f"must be at most {max_length} characters, not {len(value)}")
             return None
         if choices is not None:
             options = tuple(choices)

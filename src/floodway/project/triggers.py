@@ -10,7 +10,7 @@ from .cron import SCHEDULE_KINDS, Schedule, ScheduleError, parse_timing, zone
 from .manifest import Context, entries, module_name, unique
 from .model import Button, RelatedList, Validation
 from .problems import Loc
-from .reader import TableReader, one_of
+from .reader import NAME_MAX, TableReader, one_of
 from .references import Scope, function_ref, templates
 
 PLACEMENTS: Final = ("detail", "list")
@@ -27,7 +27,7 @@ def read_buttons(data: Mapping[str, Any], ctx: Context) -> list[Button]:
         )
         r.check_keys()
         before = len(ctx.problems)
-        name = r.text("name", required=True)
+        name = r.text("name", required=True, max_length=NAME_MAX)
         module = module_name(r, ctx)
         placement = r.text("placement", choices=PLACEMENTS) or "detail"
         args_text = r.text_map("arguments") or {}
@@ -53,7 +53,7 @@ def read_related_lists(data: Mapping[str, Any], ctx: Context) -> list[RelatedLis
         r = TableReader(raw, loc, ctx.problems, ("name", "module", "function", "arguments"))
         r.check_keys()
         before = len(ctx.problems)
-        name = r.text("name", required=True)
+        name = r.text("name", required=True, max_length=NAME_MAX)
         module = module_name(r, ctx)
         args_text = r.text_map("arguments") or {}
         function = function_ref(ctx, r, "function", "related_list", args_text)
@@ -77,7 +77,7 @@ def read_validations(data: Mapping[str, Any], ctx: Context) -> list[Validation]:
         r = TableReader(raw, loc, ctx.problems, ("name", "module", "function"))
         r.check_keys()
         before = len(ctx.problems)
-        name = r.text("name", required=True)
+        name = r.text("name", required=True, max_length=NAME_MAX)
         module = module_name(r, ctx)
         function = function_ref(ctx, r, "function", "validation")
         if len(ctx.problems) != before or None in (name, module, function):
@@ -104,7 +104,7 @@ def read_schedule(raw: Mapping[str, Any], loc: Loc, ctx: Context) -> Schedule | 
     )
     r.check_keys()
     before = len(ctx.problems)
-    name = r.text("name", required=True)
+    name = r.text("name", required=True, max_length=NAME_MAX)
     function = function_ref(ctx, r, "function", "schedule")
     tz_name = r.text("timezone")
     tz = None

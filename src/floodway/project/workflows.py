@@ -18,7 +18,7 @@ from .model import (
     Workflow,
 )
 from .problems import Loc
-from .reader import TableReader, one_of
+from .reader import NAME_MAX, ORDER_MAX, TableReader, one_of
 from .references import Scope, criteria, field_ref, function_ref, template, templates
 from .timing import Duration, Offset, parse_duration, parse_hhmm, parse_offset, parse_relative
 
@@ -51,11 +51,11 @@ def read_workflows(data: Mapping[str, Any], ctx: Context) -> list[Workflow]:
         r = TableReader(raw, loc, ctx.problems, allowed)
         r.check_keys()
         before = len(ctx.problems)
-        name = r.text("name", required=True)
+        name = r.text("name", required=True, max_length=NAME_MAX)
         module = module_name(r, ctx)
         on = r.text("on", required=True, choices=TRIGGERS)
         repeat = r.text("repeat", choices=REPEAT) or "every_time"
-        order = r.integer("order")
+        order = r.integer("order", minimum=0, maximum=ORDER_MAX)
         fields = _trigger_fields(ctx, r, module, on)
         date_field, offset, at = _date_rule(ctx, r, module, on)
         criteria_text = r.text("criteria")
