@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import DelugeSyntaxError
 
@@ -16,8 +18,6 @@ class Diagnostic:
 
 
 def check_source(source: str, name: str = "main") -> list[Diagnostic]:
-    from . import nodes as n
-    from .analysis import stmt_exprs, walk_expr, walk_statements
     from .compiler import compile_source
     from .parser import parse
 
@@ -25,9 +25,17 @@ def check_source(source: str, name: str = "main") -> list[Diagnostic]:
         program = compile_source(source, name)
     except DelugeSyntaxError as exc:
         return [Diagnostic(exc.line or 1, exc.column or 1, "error", exc.message)]
+    return check_module(parse(source), program.implicit_args)
+
+
+def check_module(module: Any, implicit_args: Sequence[str]) -> list[Diagnostic]:
+    """The warnings (and unknown-method errors) of a module that compiles; callers that have
+    parsed it already (the console's check as you type) pass it in rather than parse again."""
+    from . import nodes as n
+    from .analysis import stmt_exprs, walk_expr, walk_statements
+
     out: list[Diagnostic] = []
-    module = parse(source)
-    for arg in program.implicit_args:
+    for arg in implicit_args:
         for s in walk_statements(module.body):
             hit = next(
                 (

@@ -1,0 +1,402 @@
+"""The automation pages against the real automation service (SQLite and PostgreSQL): the workflow
+rule builder writes the criteria grammar from rows and saves through the rule store, refused
+saves show each problem next to its input with the typed values kept, buttons / related lists /
+validation rules / schedules, the live next-run times, connections with the OAuth2 authorize
+flow against a provider on 127.0.0.1, rights, CSRF and 404s."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from floodway.web import automation_forms as af
+
+from .automation_app import WORKFLOW_ADMIN, build_app
+from .conftest import Console, open_console
+
+
+@pytest.fixture(scope="module")
+def app(crm: Any) -> Iterator[Any]:
+    yield from build_app(crm)
+
+
+@pytest.fixture
+def wanda(app: Any) -> Iterator[Console]:
+    yield from open_console(app, WORKFLOW_ADMIN)
+
+
+def _store(app: Any) -> Any:
+    return app.state.automation.store
+
+
+RULE_FORM = {
+    "name": "Won deals",
+    "module": "Deals",
+    "on": "field_update",
+    "fields": "Stage",
+    "criteria_mode": "rows",
+    "c1_field": "Stage",
+    "c1_op": "equals",
+    "c1_value": "Closed Won",
+    "c2_join": "and",
+    "c2_field": "Amount",
+    "c2_op": "greater_than",
+    "c2_value": "1000",
+    "a1_kind": "function",
+    "a1_function": "rollup",
+    "a1_arg_dealId": "${Deals.id}",
+    "a2_kind": "field_update",
+    "a2_after": "3d",
+    "a2_u1_field": "Next_Step",
+    "a2_u1_value": "Follow up",
+    "enabled": "on",
+    "op": "save",
+}
+
+
+def test_criteria_rows_become_the_grammar_and_back() -> None:
+    rows = [
+        af.Cond("Stage", "equals", "Closed (Won)"),
+        af.Cond("Amount", "greater_than", "10", "or"),
+        af.Cond("Type", "in", "A, B", "and"),
+    ]
+    text = af.criteria_from_rows(rows)
+    assert text == (r"(((Stage:equals:Closed \(Won\))or(Amount:greater_than:10))and(Type:in:A,B))")
+    back = af.rows_from_criteria(text)
+    assert back is not None
+    assert [(r.field, r.op, r.value, r.join) for r in back] == [
+        ("Stage", "equals", "Closed (Won)", "and"),
+        ("Amount", "greater_than", "10", "or"),
+        ("Type", "in", "A,B", "and"),
+    ]
+    assert af.criteria_from_rows([af.Cond("Stage", "equals", "X")]) == "(Stage:equals:X)"
+    # A group nested on the right cannot be rows joined left to right: the text editor keeps it.
+    assert af.rows_from_criteria("((A:equals:1)or((B:equals:2)and(C:equals:3)))") is None
+    assert af.rows_from_criteria("(Stage:equals") is None
+
+
+def test_builder_saves_a_rule_through_the_store(app: Any, admin: Console) -> None:
+    assert admin.get("/automation/rules/new?module=Deals").status_code == 200
+    r = admin.post("/automation/rules/new", RULE_FORM, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/automation/rules?module=Deals&done=created"
+    (item,) = [i for i in _store(app).list("workflow") if i.name == "Won deals"]
+    d = item.definition
+    assert d["criteria"] == "((Stage:equals:Closed Won)and(Amount:greater_than:1000))"
+    assert d["on"] == "field_update" and d["fields"] == ["Stage"]
+    assert d["actions"] == [
+        {"function": "rollup", "arguments": {"dealId": "${Deals.id}"}},
+        {"field_update": {"Next_Step": "Follow up"}, "after": "3d"},
+    ]
+    listed = admin.get("/automation/rules?module=Deals&done=created")
+    assert "Won deals" in listed.text and "Saved" not in listed.text
+    assert 'role="status"' in listed.text  # the "Created" toast
+
+    # The edit page shows the rule as rows again, and saving it unchanged keeps the definition.
+    page = admin.get(f"/automation/rules/{item.id}")
+    assert 'name="c2_value" value="1000"' in page.text
+    assert "((Stage:equals:Closed Won)and(Amount:greater_than:1000))" in page.text
+    assert "[[workflow]]" in page.text  # "Show as floodway.toml"
+    again = admin.post(f"/automation/rules/{item.id}", RULE_FORM, follow_redirects=False)
+    assert again.status_code == 303
+    assert _store(app).get("workflow", item.id).definition == d
+
+
+def test_refused_rule_keeps_input_and_names_the_part(app: Any, admin: Console) -> None:
+    admin.get("/automation/rules/new")
+    form = {
+        **RULE_FORM,
+        "name": "Typed name stays",
+        "criteria_mode": "text",
+        "criteria_text": "((Stage:equals:Won)and(Amount:greater_than",
+        "a1_function": "nightly",
+    }
+    r = admin.post("/automation/rules/new", form)
+    assert r.status_code == 422
+    assert 'value="Typed name stays"' in r.text
+    assert 'value="((Stage:equals:Won)and(Amount:greater_than"' in r.text
+    assert 'id="f-criteria-error"' in r.text and 'aria-invalid="true"' in r.text
+    assert 'id="f-actions-0-error"' in r.text
+    assert "Action 1: function: " in r.text and "schedule function" in r.text
+    assert 'class="summary" role="alert"' in r.text
+    assert not [i for i in _store(app).list("workflow") if i.name == "Typed name stays"]
+
+
+def test_builder_buttons_add_rows_without_saving(app: Any, admin: Console) -> None:
+    admin.get("/automation/rules/new")
+    before = len(_store(app).list("workflow"))
+    base = {k: v for k, v in RULE_FORM.items() if not k.startswith(("c2_", "a2_"))}
+    r = admin.post("/automation/rules/new", {**base, "name": "Draft", "op": "add_cond"})
+    assert r.status_code == 200
+    assert 'name="c2_field"' in r.text and 'value="Draft"' in r.text
+    r = admin.post("/automation/rules/new", {**base, "op": "add_action:webhook"})
+    assert 'name="a2_url"' in r.text and 'name="a2_kind" value="webhook"' in r.text
+    r = admin.post("/automation/rules/new", {**base, "op": "del_action:0"})
+    assert 'name="a1_kind"' not in r.text
+    # The merge-field picker lists the module's fields, lookups expanded.
+    assert 'value="${Deals.Account_Name.id}"' in r.text and 'value="${Deals.Owner.email}"' in r.text
+    assert len(_store(app).list("workflow")) == before
+
+
+def test_enable_disable_delete_and_404(app: Any, admin: Console) -> None:
+    item = _store(app).create(
+        "workflow",
+        {
+            "name": "Toggle me",
+            "module": "Deals",
+            "on": "create",
+            "actions": [{"function": "rollup", "arguments": {"dealId": "${Deals.id}"}}],
+        },
+    )
+    admin.get("/automation/rules")
+    r = admin.post(f"/automation/rules/{item.id}/disable", follow_redirects=False)
+    assert r.status_code == 303 and _store(app).get("workflow", item.id).enabled is False
+    admin.post(f"/automation/rules/{item.id}/enable")
+    assert _store(app).get("workflow", item.id).enabled is True
+    admin.post(f"/automation/rules/{item.id}/delete")
+    missing = admin.get(f"/automation/rules/{item.id}")
+    assert missing.status_code == 404 and "may have been deleted" in missing.text
+    assert admin.get("/automation/nothing").status_code == 404
+    assert "Traceback" not in missing.text
+
+
+def test_buttons_related_lists_and_validation_rules(app: Any, admin: Console) -> None:
+    admin.get("/automation/buttons/new")
+    r = admin.post(
+        "/automation/buttons/new",
+        {
+            "name": "Say hello",
+            "module": "Deals",
+            "placement": "detail",
+            "function": "greet",
+            "arg_dealId": "${Deals.id}",
+            "enabled": "on",
+            "op": "save",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    (button,) = [i for i in _store(app).list("button") if i.name == "Say hello"]
+    assert button.definition["arguments"] == {"dealId": "${Deals.id}"}
+
+    r = admin.post(
+        "/automation/related-lists/new",
+        {"name": "Invoices", "module": "Accounts", "function": "greet", "op": "save"},
+    )
+    assert r.status_code == 422 and 'id="f-function-error"' in r.text
+    assert "button function" in r.text and 'value="Invoices"' in r.text
+    r = admin.post(
+        "/automation/related-lists/new",
+        {
+            "name": "Invoices",
+            "module": "Accounts",
+            "function": "invoices",
+            "arg_accountId": "${Accounts.id}",
+            "enabled": "on",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    r = admin.post(
+        "/automation/validation/new",
+        {"name": "Check", "module": "Deals", "function": "check_deal", "enabled": "on"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = admin.get("/automation/validation?module=Deals")
+    assert "Check" in page.text and "check_deal" in page.text
+
+
+def test_schedule_form_and_live_next_runs(app: Any, admin: Console) -> None:
+    frag = admin.get(
+        "/automation/schedules/next-runs",
+        params={"timing": "daily", "expression": "02:00", "timezone": "UTC"},
+    )
+    assert frag.status_code == 200
+    times = [t for t in frag.text.split('datetime="')[1:]]
+    assert len(times) == 5 and all(t[11:19] == "02:00:00" for t in times)
+    bad = admin.get(
+        "/automation/schedules/next-runs", params={"timing": "cron", "expression": "0 2 * * 8"}
+    )
+    assert "day-of-week" in bad.text and "datetime=" not in bad.text
+
+    admin.get("/automation/schedules/new")
+    r = admin.post(
+        "/automation/schedules/new",
+        {"name": "Nightly", "function": "nightly", "timing": "cron", "expression": "61 2 * * *"},
+    )
+    assert r.status_code == 422 and 'id="f-expression-error"' in r.text
+    assert 'value="61 2 * * *"' in r.text
+    r = admin.post(
+        "/automation/schedules/new",
+        {
+            "name": "Nightly",
+            "function": "nightly",
+            "timing": "cron",
+            "expression": "0 2 * * *",
+            "timezone": "Europe/Berlin",
+            "catch_up": "on",
+            "enabled": "on",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    (item,) = [i for i in _store(app).list("schedule") if i.name == "Nightly"]
+    assert item.definition == {
+        "name": "Nightly",
+        "function": "nightly",
+        "cron": "0 2 * * *",
+        "timezone": "Europe/Berlin",
+        "catch_up": True,
+    }
+    page = admin.get(f"/automation/schedules/{item.id}")
+    assert page.text.count("<time datetime=") >= 5 and "Europe/Berlin" in page.text
+
+
+def test_rights_and_csrf(app: Any, standard: Console, wanda: Console, admin: Console) -> None:
+    for url in ("/automation/rules", "/automation/rules/new", "/automation/buttons"):
+        r = standard.get(url)
+        assert r.status_code == 403 and "cannot open Automation" in r.text
+    r = standard.post("/automation/rules/new", RULE_FORM)
+    assert r.status_code == 403
+    assert standard.get("/connections").status_code == 403
+    # manage_workflow alone: automation yes, connections and executions no.
+    assert wanda.get("/automation/rules").status_code == 200
+    assert wanda.get("/connections").status_code == 403
+    nav = wanda.get("/automation/rules").text
+    assert 'href="/automation"' in nav and 'href="/executions"' not in nav
+    # A POST without the session's CSRF token changes nothing.
+    admin.get("/automation/rules")
+    r = admin.client.post("/automation/rules/new", data=RULE_FORM)
+    assert r.status_code == 403 and "expired" in r.text
+
+
+# ---------------------------------------------------------------------------------- connections
+
+
+class _Provider(BaseHTTPRequestHandler):
+    """A token endpoint: exchanges the code "good-code" for a refresh token."""
+
+    seen: list[dict[str, list[str]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
+        form = parse_qs(body)
+        _Provider.seen.append(form)
+        grant = form.get("grant_type", [""])[0]
+        if grant == "authorization_code" and form.get("code") == ["good-code"]:
+            payload = {"access_token": "at-1", "refresh_token": "rt-secret", "expires_in": 3600}
+            status = 200
+        elif grant == "refresh_token" and form.get("refresh_token") == ["rt-secret"]:
+            payload, status = {"access_token": "at-2", "expires_in": 3600}, 200
+        else:
+            payload, status = {"error": "invalid_grant", "error_description": "bad code"}, 400
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Provider)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_connections_create_list_delete(app: Any, admin: Console) -> None:
+    admin.get("/connections/new?type=api_key")
+    r = admin.post(
+        "/connections/new",
+        {"name": "billing", "type": "api_key", "api_key": "k-123", "op": "save"},
+    )
+    assert r.status_code == 422 and 'id="f-api_key_header-error"' in r.text
+    assert 'value="billing"' in r.text and "k-123" not in r.text  # secrets are never echoed
+    r = admin.post(
+        "/connections/new",
+        {
+            "name": "billing",
+            "type": "api_key",
+            "api_key": "k-123",
+            "api_key_header": "X-Api-Key",
+            "hosts": "billing.example.com",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = admin.get("/connections")
+    assert "billing" in page.text and "k-123" not in page.text and "sha256:" in page.text
+    # Saving again with the secret left blank keeps it.
+    admin.post(
+        "/connections/billing",
+        {"type": "api_key", "api_key_header": "X-Key", "hosts": "billing.example.com"},
+    )
+    spec = app.state.functions.connections.spec("billing")
+    assert spec.api_key == "k-123" and spec.api_key_header == "X-Key"
+    admin.post("/connections/billing/delete")
+    assert admin.get("/connections/billing").status_code == 404
+
+
+def test_oauth_authorize_redirect_and_callback(app: Any, admin: Console, provider: str) -> None:
+    form = {
+        "name": "pm_service",
+        "type": "oauth2_authorization_code",
+        "authorize_url": "https://id.example.com/oauth/authorize",
+        "token_url": provider + "/token",
+        "client_id": "cid",
+        "client_secret": "csecret",
+        "scopes": "projects.write",
+        "op": "authorize",
+    }
+    admin.get("/connections/new")
+    r = admin.post("/connections/new", form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    target = urlsplit(r.headers["location"])
+    query = parse_qs(target.query)
+    assert target.netloc == "id.example.com" and query["response_type"] == ["code"]
+    assert query["client_id"] == ["cid"] and query["scope"] == ["projects.write"]
+    assert query["redirect_uri"] == ["http://127.0.0.1/connections/oauth/callback"]
+    state = query["state"][0]
+
+    # The provider's refusal is shown; the state is used up.
+    refused = admin.get(
+        "/connections/oauth/callback",
+        params={"state": state, "error": "access_denied", "error_description": "no"},
+    )
+    assert refused.status_code == 400 and "access_denied" in refused.text
+
+    r = admin.post("/connections/new", form, follow_redirects=False)
+    state = parse_qs(urlsplit(r.headers["location"]).query)["state"][0]
+    back = admin.get(
+        "/connections/oauth/callback",
+        params={"state": state, "code": "good-code"},
+        follow_redirects=False,
+    )
+    assert back.status_code == 303 and back.headers["location"].endswith("done=authorized")
+    spec = app.state.functions.connections.spec("pm_service")
+    assert spec.refresh_token == "rt-secret" and spec.client_secret == "csecret"
+    exchange = _Provider.seen[-1]
+    assert exchange["code"] == ["good-code"] and exchange["client_secret"] == ["csecret"]
+    page = admin.get("/connections/pm_service?done=authorized")
+    assert "Connected — refresh token stored" in page.text and "rt-secret" not in page.text
+    # A replayed state is refused; Test fetches a token with the stored refresh token.
+    again = admin.get("/connections/oauth/callback", params={"state": state, "code": "good-code"})
+    assert again.status_code == 400
+    tested = admin.post("/connections/pm_service/test", {"url": ""})
+    assert "Test passed" in tested.text and "Token fetched" in tested.text
