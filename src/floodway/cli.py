@@ -503,10 +503,11 @@ def deploy_command(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Apply a project directory to the org: settings, modules, fields, variables, connections
-    and functions (a changed function gets a new published version). Connection secrets are
-    read from the environment variables the manifest names. Nothing is written when anything
-    is wrong; deploying the same directory twice changes nothing."""
+    """Apply a project directory to the org: settings, modules, fields, variables, connections,
+    functions (a changed function gets a new published version), workflow rules, buttons,
+    related lists, validation rules and schedules. Connection secrets are read from the
+    environment variables the manifest names. Nothing is written when anything is wrong;
+    deploying the same directory twice changes nothing."""
     from .crm.errors import CrmError
     from .deploy import deploy, format_problem, problem_json
     from .functions.service import FunctionsError
@@ -572,8 +573,9 @@ def pull_command(
     database_url: DatabaseUrlOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Write the org's live functions to PROJECT_DIR/functions/<api_name>.dg (files that are
-    already identical are left untouched; other files are never deleted)."""
+    """Write the org's live functions to PROJECT_DIR/functions/<api_name>.dg and its workflow
+    rules, buttons, related lists, validation rules and schedules into floodway.toml (files
+    that are already identical are left untouched; other files are never deleted)."""
     from .deploy import pull
     from .settings import load_settings
 
