@@ -117,7 +117,6 @@ def build_runtime(opened: Opened, settings: Any) -> Runtime:
 
 
 STALLED_SWEEP_S = 60.0
-STALLED_MARGIN_S = 60.0
 
 
 def register_maintenance(queue: Any, functions: Any, settings: Any) -> None:
@@ -125,44 +124,15 @@ def register_maintenance(queue: Any, functions: Any, settings: Any) -> None:
     process that died become failures with error kind ``interrupted`` (MN-6)."""
 
     def sweep(*_: Any) -> None:
-        count = interrupt_stalled_executions(functions, settings)
+        from .functions.running import interrupt_abandoned_runs
+
+        count = interrupt_abandoned_runs(functions)
         if count:
             log.warning(
                 "%d execution(s) left running by a stopped process marked interrupted", count
             )
 
     queue.every("functions.stalled_executions", STALLED_SWEEP_S, sweep)
-
-
-def interrupt_stalled_executions(functions: Any, settings: Any) -> int:
-    """``running`` executions older than any run may last (the longest time limit of any
-    category or function, plus a margin) belong to a process that is gone: the executor
-    enforces the limits on live runs. Returns how many were marked."""
-    import sqlalchemy as sa
-
-    from .functions import schema as fs
-
-    crm = functions.crm
-    limits = [
-        float(getattr(functions, name, 0.0) or 0.0)
-        for name in ("time_limit_s", "validation_time_limit_s", "schedule_time_limit_s")
-    ]
-    E, F = fs.executions, fs.functions
-    with crm.engine.connect() as conn:
-        longest = conn.execute(
-            sa.select(sa.func.max(F.c.timeout_s)).where(F.c.org_id == crm.org_id)
-        ).scalar()
-        cutoff = crm.now_ms() - int(
-            (max([*limits, float(longest or 0.0)]) + STALLED_MARGIN_S) * 1000
-        )
-        rows = conn.execute(
-            sa.select(E.c.id, E.c.function, E.c.trigger)
-            .where(E.c.org_id == crm.org_id, E.c.status == "running", E.c.started_time < cutoff)
-            .limit(500)
-        ).all()
-    for row in rows:
-        functions.executor.interrupted(str(row.id), row.function, row.trigger or {"type": "manual"})
-    return len(rows)
 
 
 class KeyringSealer:

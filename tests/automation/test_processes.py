@@ -196,7 +196,7 @@ def test_stalled_running_executions_are_marked_interrupted(org: tuple[Org, Path]
 
     from floodway.db import write_transaction
     from floodway.functions import schema as fs
-    from floodway.server import interrupt_stalled_executions
+    from floodway.functions.running import interrupt_abandoned_runs
 
     o, _ = org
     crm = o.opened.crm
@@ -212,7 +212,7 @@ def test_stalled_running_executions_are_marked_interrupted(org: tuple[Org, Path]
                 .where(E.c.id == int(eid))
                 .values(status="running", error=None, started_time=started)
             )
-    assert interrupt_stalled_executions(o.fx, Settings()) == 1
+    assert interrupt_abandoned_runs(o.fx) == 1
     stalled = o.fx.executions.get(old)
     assert stalled["status"] == "failure"
     assert stalled["error"]["kind"] == "interrupted"

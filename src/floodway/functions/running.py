@@ -14,9 +14,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from . import schema as fs
 
 log = logging.getLogger("floodway.functions")
+
+ABANDONED_MARGIN_S: Final = 60.0
 
 
 class _Entry:
@@ -82,3 +88,30 @@ class RunningExecutions:
                 for e in due:
                     e.state = state
                 self._cond.notify_all()
+
+
+def interrupt_abandoned_runs(functions: Any) -> int:
+    """``running`` executions older than any run may last (the longest time limit of any
+    category or function, plus a margin) belong to a process that is gone: the executor
+    enforces the limits on live runs. Returns how many were marked."""
+    crm = functions.crm
+    limits = [
+        float(getattr(functions, name, 0.0) or 0.0)
+        for name in ("time_limit_s", "validation_time_limit_s", "schedule_time_limit_s")
+    ]
+    E, F = fs.executions, fs.functions
+    with crm.engine.connect() as conn:
+        longest = conn.execute(
+            sa.select(sa.func.max(F.c.timeout_s)).where(F.c.org_id == crm.org_id)
+        ).scalar()
+        cutoff = crm.now_ms() - int(
+            (max([*limits, float(longest or 0.0)]) + ABANDONED_MARGIN_S) * 1000
+        )
+        rows = conn.execute(
+            sa.select(E.c.id, E.c.function, E.c.trigger)
+            .where(E.c.org_id == crm.org_id, E.c.status == "running", E.c.started_time < cutoff)
+            .limit(500)
+        ).all()
+    for row in rows:
+        functions.executor.interrupted(str(row.id), row.function, row.trigger or {"type": "manual"})
+    return len(rows)
