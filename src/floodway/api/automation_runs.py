@@ -18,12 +18,11 @@ without one these routes answer 501 ``NOT_SUPPORTED``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -31,39 +30,16 @@ from .auth import authenticate, require
 from .automation import running, workflow_admin
 from .common import resolve_module
 from .errors import ZohoError, json_response, no_permission
+from .functions import fcall
 from .parsing import id_text, json_body, query
 
 router = APIRouter()
 
-T = TypeVar("T")
 
 MAX_SYNC_RUNS: Final = 4  # buttons and related lists running at once per user (DOS-5)
 WORKFLOW_PERMISSION: Final = "manage_workflow"
 WEBHOOK_STATUSES: Final = ("pending", "sent", "failed")
 _TAGS: Final[list[str | Any]] = ["automation"]
-
-
-def as_zoho(exc: Exception) -> Exception:
-    """An ``AutomationError`` (or ``FunctionsError``) as the Zoho envelope with its status."""
-    if exc.__class__.__name__ not in ("AutomationError", "FunctionsError"):
-        return exc
-    return ZohoError(
-        str(getattr(exc, "code", "INVALID_DATA")),
-        str(getattr(exc, "message", exc)),
-        int(getattr(exc, "http_status", 400)),
-        dict(getattr(exc, "details", {}) or {}),
-    )
-
-
-async def acall(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a blocking service call (database, Deluge) off the event loop (LM-9)."""
-    try:
-        return await run_in_threadpool(fn, *args, **kwargs)
-    except Exception as exc:
-        converted = as_zoho(exc)
-        if converted is exc:
-            raise
-        raise converted from None
 
 
 class RunSlots:
@@ -138,11 +114,11 @@ async def run_button(request: Request, button_id: str) -> Response:
         raise ZohoError("MANDATORY_NOT_FOUND", "required field not found", 400, {"field": "ids"})
     if not isinstance(ids, list):
         raise ZohoError("INVALID_DATA", "ids must be a list of record ids", 400, {"field": "ids"})
-    item = await acall(auto.store.get, "button", bid)
+    item = await fcall(auto.store.get, "button", bid)
     await require(request, "read", item.spec.module)
     uid = str(principal.user.id)
     with _slots(request).take(uid):
-        result = await acall(auto.buttons.run, bid, [str(i) for i in ids], uid)
+        result = await fcall(auto.buttons.run, bid, [str(i) for i in ids], uid)
     return json_response(result)
 
 
@@ -168,7 +144,7 @@ async def run_related_list(
     lid = _path_id(related_list_id, "related_list_id")
     uid = str(principal.user.id)
     with _slots(request).take(uid):
-        result = await acall(auto.related_lists.run, lid, mod.api_name, rid, uid)
+        result = await fcall(auto.related_lists.run, lid, mod.api_name, rid, uid)
     return json_response(result)
 
 
@@ -190,7 +166,7 @@ async def scheduled_actions(request: Request, module: str, record_id: str) -> Re
     ):
         raise no_permission({"permission": WORKFLOW_PERMISSION})
     rid = _path_id(record_id, "record_id")
-    pending = await acall(auto.engine.pending, mod.api_name, rid)
+    pending = await fcall(auto.engine.pending, mod.api_name, rid)
     return json_response({"scheduled_actions": pending})
 
 
@@ -210,7 +186,7 @@ async def list_webhooks(request: Request) -> Response:
             400,
             {"param_name": "status"},
         )
-    items = await acall(auto.webhooks.list, status=status)
+    items = await fcall(auto.webhooks.list, status=status)
     return json_response({"webhooks": items})
 
 
@@ -223,5 +199,5 @@ async def resend_webhook(request: Request, webhook_id: str) -> Response:
     await workflow_admin(request, write=True)
     auto = running(request)
     wid = _path_id(webhook_id, "webhook_id")
-    item = await acall(auto.webhooks.resend, wid)
+    item = await fcall(auto.webhooks.resend, wid)
     return json_response({"webhook": item})

@@ -33,6 +33,9 @@ router = APIRouter()
 
 T = TypeVar("T")
 
+# Errors of the service layers that carry a code, a message, details and an HTTP status.
+SERVICE_ERRORS: Final = ("FunctionsError", "AutomationError")
+
 PERMISSION: Final = "manage_functions"
 # AUTH-3: the scopes that reach the functions admin API (self clients hold settings.ALL).
 WRITE_SCOPES: Final = frozenset({"zohocrm.settings.all", "zohocrm.functions.all"})
@@ -67,10 +70,11 @@ def service(request: Request) -> Any:
 
 
 def as_zoho(exc: Exception) -> Exception:
-    """A ``FunctionsError`` as the Zoho envelope with the service's suggested status."""
+    """A service error (``FunctionsError``, ``AutomationError``) as the Zoho envelope with the
+    service's suggested status."""
     code = getattr(exc, "code", None)
     to_json = getattr(exc, "to_json", None)
-    if code is None or to_json is None or exc.__class__.__name__ != "FunctionsError":
+    if code is None or to_json is None or exc.__class__.__name__ not in SERVICE_ERRORS:
         return exc
     return ZohoError(
         code,
