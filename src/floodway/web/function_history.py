@@ -18,12 +18,12 @@ from typing import Any, Final
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from . import execution_queries as eq
 from .functions_pages import author_label, author_of, function_or_404, fx_for
 from .http import Ctx, NotFound, route
 
 router = APIRouter()
 
-RUNS_COUNTED: Final = 1000  # executions of the last 24 h read to count runs per version
 CONTEXT_LINES: Final = 3
 
 
@@ -124,13 +124,9 @@ def _diff(fx: Any, api_name: str, old: int, new: int) -> Diff:
 
 def _rows(ctx: Ctx, fx: Any, info: Any, versions: list[Any]) -> list[dict[str, Any]]:
     since = datetime.now(UTC) - timedelta(hours=24)
-    runs: dict[int, list[int]] = {}
-    for e in fx.executions.list(function=info.api_name, since=since, limit=RUNS_COUNTED):
-        if e.get("version") is None or e.get("status") == "running":
-            continue
-        counts = runs.setdefault(int(e["version"]), [0, 0])
-        counts[0] += 1
-        counts[1] += 1 if e.get("status") == "failure" else 0
+    # Runs and failures per version from one grouped index read (execution_queries.run_counts).
+    counted = eq.run_counts(ctx.crm, int(since.timestamp() * 1000), function=info.api_name)
+    runs = {int(v): n for v, n in counted.items() if v is not None}
     rows = []
     for v in versions:
         data = v.to_json()

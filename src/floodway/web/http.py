@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -284,6 +285,7 @@ def route(
 
 
 def _invoke(handler: Handler, request: Request, form: FormData | None, public: bool) -> Response:
+    started = time.perf_counter()
     ctx = Ctx(request, form, dict(request.path_params))
     try:
         if request.method in UNSAFE:
@@ -323,6 +325,9 @@ def _invoke(handler: Handler, request: Request, form: FormData | None, public: b
             httponly=True,
             samesite="lax",
         )
+    # The server's own share of the request (session, queries, rendering), for the browser's
+    # network panel and benchmarks/ui.py.
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response
 
 
