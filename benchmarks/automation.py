@@ -411,13 +411,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="steady-rate phase length")
     parser.add_argument("--quick", action="store_true", help="2,000 deals, 15 s steady")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--postgres-only", action="store_true")
     args = parser.parse_args(argv)
     deals, seconds = (2_000, 15.0) if args.quick else (args.deals, args.seconds)
     steady_deals = int(seconds * STEADY_ACTIONS_PER_S / FUNCTION_RULES) + 10
     total = deals + steady_deals
 
-    all_results = [run_database("SQLite (embedded jobs in serve)", None, total, seconds)]
-    print("\n" + all_results[-1].table() + "\n", flush=True)
+    all_results = []
+    if not args.postgres_only:
+        all_results.append(run_database("SQLite (embedded jobs in serve)", None, total, seconds))
+        print("\n" + all_results[-1].table() + "\n", flush=True)
     if not args.sqlite_only:
         with postgres_database() as url:
             if url is not None:

@@ -72,7 +72,12 @@ def create_engine_for(
         engine = sa.create_engine(url, **engine_kw)
         _configure_sqlite(engine)
         return engine
-    engine_kw.setdefault("pool_pre_ping", True)
+    # No ping before every checkout: it costs a round trip per transaction, which job workers
+    # pay several times per action. A connection that the server dropped fails its statement
+    # once; SQLAlchemy then invalidates the whole pool, so later checkouts reconnect (and job
+    # handlers retry database errors). Recycling bounds the age of idle connections.
+    engine_kw.setdefault("pool_pre_ping", False)
+    engine_kw.setdefault("pool_recycle", 1800)
     engine_kw.setdefault("pool_size", 10)
     engine_kw.setdefault("max_overflow", 20)
     return sa.create_engine(url, **engine_kw)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from floodway.db import write_transaction
-from floodway.jobs import Job, JobError, JobQueue, RetryLater, open_queue
+from floodway.jobs import Job, JobError, JobQueue, NewJob, RetryLater, open_queue
 from floodway.jobs.embedded import EmbeddedQueue
 from floodway.jobs.postgres import ProcrastinateQueue, conninfo_for
 
@@ -74,6 +74,35 @@ def test_enqueue_is_part_of_the_callers_transaction(engine: Engine, make_queue: 
     assert seen.jobs[0].key == "k:committed" and seen.jobs[0].attempt == 1
     assert queue.wait_idle(5)
     assert queue.counts()["succeeded"] == 1
+
+
+def test_enqueue_many_adds_each_new_key_once_in_the_callers_transaction(
+    engine: Engine, make_queue: MakeQueue
+) -> None:
+    queue = make_queue()
+    seen = Recorder()
+    queue.register("t.work", seen)
+    queue.start()
+    assert queue.enqueue_now("t.work", {"n": 0}, key="many:used")
+    assert seen.wait(1)
+    with pytest.raises(RuntimeError), write_transaction(engine) as conn:
+        assert queue.enqueue_many(conn, [NewJob("t.work", {"n": 9}, "many:gone")]) == [True]
+        raise RuntimeError("the write fails after the enqueue")
+    batch = [
+        NewJob("t.work", {"n": 1}, "many:a"),
+        NewJob("t.work", {"n": 2}, "many:used"),  # used before: not added
+        NewJob("t.work", {"n": 3}),  # no key
+        NewJob("t.work", {"n": 4}, "many:a"),  # repeated in the batch: first only
+        NewJob("t.work", {"n": 5}, "many:gone"),  # its first use was rolled back
+    ]
+    with write_transaction(engine) as conn:
+        assert queue.enqueue_many(conn, batch) == [True, False, True, False, True]
+    assert seen.wait(4)
+    assert queue.wait_idle(5)
+    time.sleep(0.2)
+    assert sorted(j.args["n"] for j in seen.jobs) == [0, 1, 3, 5]
+    with pytest.raises(JobError), write_transaction(engine) as conn:
+        queue.enqueue_many(conn, [NewJob("t.work", {"n": 6}, "x" * 201)])
 
 
 def test_a_key_is_accepted_once_ever_then_purged(engine: Engine, make_queue: MakeQueue) -> None:

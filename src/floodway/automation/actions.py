@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import threading
+import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -57,6 +59,7 @@ _PERSON_MODULES: Final = frozenset({"Contacts", "Leads"})
 _ADDRESS_SPLIT: Final = re.compile(r"[,;]")
 _HTML_TAG: Final = re.compile(r"<[A-Za-z][^>]*>")
 _FALLBACK_SENDER: Final = "workflow@floodway.invalid"
+USER_TTL_S: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,8 @@ class ActionRunner:
         self.crm = crm
         self.functions = functions
         self.webhooks = webhooks
+        self._users: dict[str, float] = {}  # user id -> known to exist until (monotonic s)
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ values
 
@@ -157,9 +162,14 @@ class ActionRunner:
         return out
 
     def run_function(
-        self, ctx: ActionContext, arguments: Mapping[str, Any], execution_id: str
+        self,
+        ctx: ActionContext,
+        arguments: Mapping[str, Any],
+        execution_id: str,
+        on_record: Callable[[Connection], None] | None = None,
     ) -> ExecutionResult:
-        """Run the function as ``ctx.user_id`` under the pre-allocated ``execution_id``."""
+        """Run the function as ``ctx.user_id`` under the pre-allocated ``execution_id``;
+        ``on_record`` runs in the transaction that stores the execution."""
         action = ctx.action
         assert isinstance(action, FunctionAction)
         return self.functions.executor.run(
@@ -169,14 +179,29 @@ class ActionRunner:
             trigger=ctx.trigger,
             chain=ctx.chain,
             execution_id=execution_id,
+            on_record=on_record,
         )
 
+    @staticmethod
+    def field_update_message(action: FieldUpdateAction) -> str:
+        """The activity message of a field update that was written."""
+        return f"updated {', '.join(action.values)}"
+
     def run_as(self, user_id: str | None) -> str | None:
-        """The triggering user while they exist; otherwise the primary admin (None)."""
+        """The triggering user while they exist; otherwise the primary admin (None). A user
+        seen to exist is remembered for ``USER_TTL_S`` (the executor caches users as long)."""
         if user_id is None:
             return None
-        user = self.crm.users.get(user_id)
-        return user_id if user is not None else None
+        now = time.monotonic()
+        if self._users.get(user_id, 0.0) > now:
+            return user_id
+        if self.crm.users.get(user_id) is None:
+            return None
+        with self._lock:
+            if len(self._users) > 10_000:
+                self._users = {}
+            self._users[user_id] = now + USER_TTL_S
+        return user_id
 
     def actor(self, ctx: ActionContext) -> Actor:
         """Writes of field updates and tasks: a function write that fires no rule, in the
@@ -195,7 +220,7 @@ class ActionRunner:
             0
         ]
         if res.get("status") == "success":
-            return Outcome("success", f"updated {', '.join(values)}")
+            return Outcome("success", self.field_update_message(action))
         return Outcome("failure", _write_error(res))
 
     # ------------------------------------------------------------------ task

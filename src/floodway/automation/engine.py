@@ -32,8 +32,8 @@ from floodway.crm.errors import CrmError
 from floodway.crm.events import RecordChange
 from floodway.db import read_transaction, write_transaction
 from floodway.functions.model import FunctionsError, ms_to_iso
-from floodway.jobs import Job, RetryLater
-from floodway.project.model import Action, FunctionAction, Workflow
+from floodway.jobs import Job, NewJob, RetryLater
+from floodway.project.model import Action, FieldUpdateAction, FunctionAction, Workflow
 
 from . import activity as _activity
 from . import planning, runs, snapshot
@@ -94,14 +94,17 @@ class _AlreadyDone(Exception):
     """Rolls back a field update or task whose action key another delivery already wrote."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Claim:
-    """The action key a field update or task on this thread notes in its write's transaction."""
+    """The action key a field update or task on this thread notes in its write's transaction
+    (with ``entry``, the activity entry of a successful write, when it is known beforehand)."""
 
     key: str
     module: str
     action: str
     record_id: str | None
+    entry: _activity.Entry | None = None
+    logged: bool = False  # the key and the entry were written in the write's transaction
 
     def matches(self, event: RecordChange) -> bool:
         return (
@@ -235,13 +238,14 @@ class WorkflowEngine:
             self._plan_dates(conn, event, dated, view, now)
         if not event.workflow:
             return  # function writes that did not ask for rules; workflow field updates
+        candidates: list[Firing] = []
         for item in rules:
             rule = _workflow(item)
             if rule.on not in EVENT_TRIGGERS or not trigger_matches(rule, event):
                 continue
             record = view.record
             if record is None:
-                return
+                break
             firing = Firing(
                 item,
                 event.module,
@@ -253,7 +257,25 @@ class WorkflowEngine:
                 event.id,
                 _ms(event.time),
             )
-            self._consider(conn, firing, now)
+            if self._may_fire(conn, firing, now):
+                candidates.append(firing)
+        if not candidates:
+            return
+        # The loop guard of every candidate in one statement, the action jobs of every rule
+        # that fires in one enqueue.
+        reasons = self.guard.check_many(
+            conn,
+            chain_id=event.chain_id,
+            depth=event.chain_depth,
+            rules=[(f.item.id, f.item.name) for f in candidates],
+            record_id=event.record_id,
+            now_ms=now,
+        )
+        batch: list[NewJob] = []
+        for f in candidates:
+            self._fire(conn, f, reasons[f.item.id], now, batch)
+        if batch:
+            self.queue.enqueue_many(conn, batch)
 
     def _note_claim(self, event: RecordChange, conn: Connection) -> None:
         claim: _Claim | None = getattr(self._local, "claim", None)
@@ -262,31 +284,51 @@ class WorkflowEngine:
         self._local.claim = None
         if not runs.done(conn, claim.key, self.crm.now_ms()):
             raise _AlreadyDone(claim.key)
+        if claim.entry is not None:
+            self._write_entry(conn, claim.entry)
+            claim.logged = True
 
     def _consider(self, conn: Connection, f: Firing, now: int) -> str:
         """Criteria, repeat, loop guard, then the actions: ``fired``, ``no_match``,
         ``repeat`` (first_time, already ran) or ``suppressed``."""
-        item, rule = f.item, f.rule
         if not self._meets(conn, f, now):
             return "no_match"
-        first_time = rule.repeat == "first_time"
-        if first_time and already_ran(conn, item.id, f.record_id):
+        if f.rule.repeat == "first_time" and already_ran(conn, f.item.id, f.record_id):
             return "repeat"
         reason = self.guard.check(
             conn,
             chain_id=f.chain_id,
             depth=f.depth,
-            rule_id=item.id,
-            rule_name=item.name,
+            rule_id=f.item.id,
+            rule_name=f.item.name,
             record_id=f.record_id,
             now_ms=now,
         )
+        return self._fire(conn, f, reason, now)
+
+    def _may_fire(self, conn: Connection, f: Firing, now: int) -> bool:
+        """Criteria met and, for ``first_time`` rules, not fired for the record before."""
+        if not self._meets(conn, f, now):
+            return False
+        return not (f.rule.repeat == "first_time" and already_ran(conn, f.item.id, f.record_id))
+
+    def _fire(
+        self,
+        conn: Connection,
+        f: Firing,
+        reason: str | None,
+        now: int,
+        batch: list[NewJob] | None = None,
+    ) -> str:
+        """After the loop guard (``reason``: why it is suppressed): ``suppressed``,
+        ``repeat`` (a concurrent save noted the first run) or ``fired``. Instant action jobs
+        go to ``batch`` when given (the caller enqueues them), else are enqueued here."""
         if reason is not None:
             self._suppress(conn, f, reason, now)
             return "suppressed"
-        if first_time and not claim_first_run(conn, item.id, f.record_id, now):
+        if f.rule.repeat == "first_time" and not claim_first_run(conn, f.item.id, f.record_id, now):
             return "repeat"
-        self._enqueue_actions(conn, f, now)
+        self._enqueue_actions(conn, f, now, batch)
         return "fired"
 
     def _meets(self, conn: Connection, f: Firing, now: int) -> bool:
@@ -311,9 +353,12 @@ class WorkflowEngine:
             )
             return False
 
-    def _enqueue_actions(self, conn: Connection, f: Firing, now: int) -> None:
+    def _enqueue_actions(
+        self, conn: Connection, f: Firing, now: int, batch: list[NewJob] | None = None
+    ) -> None:
         item, rule = f.item, f.rule
         depth = f.depth + 1
+        instant: list[NewJob] = [] if batch is None else batch
         for index, action in enumerate(rule.actions):
             key = f"wf:{item.id}:{f.event_id}:{index}"
             if action.after is None:
@@ -327,7 +372,7 @@ class WorkflowEngine:
                     "trigger_ms": f.trigger_ms,
                     "record": f.record,
                 }
-                self.queue.enqueue(conn, TASK, args, key=key)
+                instant.append(NewJob(TASK, args, key))
                 continue
             due = planning.after_due_ms(f.trigger_ms, action.after, self.crm.tz)
             row_id = self.crm.ids.next_id()
@@ -348,6 +393,8 @@ class WorkflowEngine:
             )
             args = {"scheduled_id": str(row_id), "trigger_ms": f.trigger_ms}
             self.queue.enqueue(conn, TASK, args, key=key, run_at_ms=due)
+        if batch is None and instant:
+            self.queue.enqueue_many(conn, instant)
 
     def _suppress(self, conn: Connection, f: Firing, reason: str, now: int) -> None:
         """Record a suppressed firing: a skipped execution per function action, an activity
@@ -447,7 +494,10 @@ class WorkflowEngine:
             chain=chain,
             trigger_ms=int(a.get("trigger_ms") or self.crm.now_ms()),
         )
-        self._run(ctx, key)
+        # The key is in job_keys, so a job with a key is its only carrier: on its first
+        # delivery no earlier attempt can have run the action.
+        first = job.key is not None and job.attempt == 1 and not job.recovered
+        self._run(ctx, key, first)
 
     def _scheduled(self, job: Job) -> None:
         sid = int(job.args["scheduled_id"])
@@ -571,36 +621,51 @@ class WorkflowEngine:
 
     # ------------------------------------------------------------------ running one action
 
-    def _run(self, ctx: ActionContext, key: str) -> None:
+    def _run(self, ctx: ActionContext, key: str, first: bool = False) -> None:
         kind = ctx.action.kind
         if kind == "function":
             self._run_function(ctx, key)
         elif kind in ("webhook", "email"):
             self._run_queued(ctx, key)
         else:
-            self._run_write(ctx, key)
+            self._run_write(ctx, key, first)
 
     def _run_function(self, ctx: ActionContext, key: str) -> None:
         action = ctx.action
         assert isinstance(action, FunctionAction)
         execution_id = self.crm.ids.next_id()
         with write_transaction(self.crm.engine) as conn:
-            before = runs.get(conn, key)
-            if before is None:
-                runs.start(conn, key, self.crm.now_ms(), execution_id)
+            before = None
+            if not runs.start(conn, key, self.crm.now_ms(), execution_id):
+                before = runs.get(conn, key)
         if before is not None:
             if before.finished_ms is None:
                 self._interrupted(ctx, key, str(before.execution_id))
             return
+        finished = False
+
+        def finish(conn: Connection) -> None:
+            # In the transaction that stores the execution: one commit for both.
+            nonlocal finished
+            runs.finish(conn, key, self.crm.now_ms())
+            finished = True
+
         try:
             arguments = self.runner.function_arguments(ctx)
-            self.runner.run_function(ctx, arguments, str(execution_id))
+            self.runner.run_function(ctx, arguments, str(execution_id), on_record=finish)
         except FunctionsError as exc:  # the function is gone or has no live version
+            finished = False
             with write_transaction(self.crm.engine) as conn:
                 self._write_entry(conn, self._entry(ctx, "failure", exc.message))
-        finally:
-            with write_transaction(self.crm.engine) as conn:
                 runs.finish(conn, key, self.crm.now_ms())
+            finished = True
+        except BaseException:
+            finished = False  # whatever noted it was rolled back with the execution
+            raise
+        finally:
+            if not finished:
+                with write_transaction(self.crm.engine) as conn:
+                    runs.finish(conn, key, self.crm.now_ms())
 
     def _interrupted(self, ctx: ActionContext, key: str, execution_id: str) -> None:
         """A function action that started on a worker that stopped: never run again; its
@@ -633,19 +698,29 @@ class WorkflowEngine:
                 outcome = self.runner.email(conn, ctx)
             self._write_entry(conn, self._entry(ctx, outcome.status, outcome.message))
 
-    def _run_write(self, ctx: ActionContext, key: str) -> None:
+    def _run_write(self, ctx: ActionContext, key: str, first: bool = False) -> None:
         """Field updates and tasks: the key is noted inside the write's own transaction (by
-        ``on_event``), so a second delivery finds it and writes nothing."""
-        with read_transaction(self.crm.engine) as conn:
-            if runs.get(conn, key) is not None:
-                return
-        field_update = ctx.action.kind == "field_update"
-        self._local.claim = _Claim(
+        ``on_event``), so a second delivery finds it and writes nothing. ``first``: the
+        job's first delivery (no earlier attempt can have noted the key), which skips the
+        look-up before the write. A field update that is written notes its activity entry
+        in that transaction too."""
+        if not first:
+            with read_transaction(self.crm.engine) as conn:
+                if runs.get(conn, key) is not None:
+                    return
+        action = ctx.action
+        field_update = action.kind == "field_update"
+        entry = None
+        if isinstance(action, FieldUpdateAction):
+            entry = self._entry(ctx, "success", self.runner.field_update_message(action))
+        claim = _Claim(
             key,
             ctx.module if field_update else "Tasks",
             "update" if field_update else "create",
             ctx.record_id if field_update else None,
+            entry,
         )
+        self._local.claim = claim
         try:
             outcome = self.runner.field_update(ctx) if field_update else self.runner.task(ctx)
         except _AlreadyDone:
@@ -654,6 +729,8 @@ class WorkflowEngine:
             outcome = Outcome("failure", f"{exc.code}: {exc.message}")
         finally:
             self._local.claim = None
+        if claim.logged and outcome.status == "success":
+            return  # the write committed with its key and its activity entry
         with write_transaction(self.crm.engine) as conn:
             runs.done(conn, key, self.crm.now_ms())  # when the write changed nothing
             self._write_entry(conn, self._entry(ctx, outcome.status, outcome.message))
@@ -661,6 +738,13 @@ class WorkflowEngine:
     # ------------------------------------------------------------------ helpers
 
     def _rule(self, rule_id: str, *, enabled_only: bool = True) -> Item | None:
+        if enabled_only:
+            # The active rules are cached (dropped on local writes, refreshed within the
+            # cache's time to live for other processes' writes); others are read.
+            store: Any = self.store
+            for item in store.active("workflow"):
+                if item.id == rule_id:
+                    return item
         try:
             item = self.store.get("workflow", rule_id)
         except AutomationError:

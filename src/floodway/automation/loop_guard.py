@@ -12,8 +12,10 @@ execution for function actions, an activity row for the others).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from . import schema as _schema
@@ -67,3 +69,34 @@ class LoopGuard:
                 f"loop guard: rule '{rule_name}' already ran for record {record_id} in this chain"
             )
         return None
+
+    def check_many(
+        self,
+        conn: Connection,
+        *,
+        chain_id: str,
+        depth: int,
+        rules: Sequence[tuple[str, str]],
+        record_id: str,
+        now_ms: int,
+    ) -> dict[str, str | None]:
+        """``check`` for several rules ((id, name) pairs, distinct ids) of one record change,
+        with one statement: rule id -> None (may fire; noted) or the reason it is
+        suppressed."""
+        reason = self.depth_reason(depth)
+        if reason is not None or not rules:
+            return {rule_id: reason for rule_id, _ in rules}
+        T = _schema.workflow_chain_runs
+        rows = [
+            {"chain_id": int(chain_id), "rule_id": int(rule_id), "record_id": int(record_id)}
+            for rule_id, _ in rules
+        ]
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(T).values(rows).on_conflict_do_nothing().returning(T.c.rule_id)
+        fresh = {str(r[0]) for r in conn.execute(stmt)}
+        return {
+            rule_id: None
+            if rule_id in fresh
+            else f"loop guard: rule '{name}' already ran for record {record_id} in this chain"
+            for rule_id, name in rules
+        }

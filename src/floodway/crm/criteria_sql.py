@@ -117,6 +117,31 @@ def _text_op(expr: ColumnElement[Any], op: str, values: Sequence[str]) -> Column
     return low.in_([sa.func.lower(sa.bindparam(None, v, type_=sa.String)) for v in values])
 
 
+_ASCII_LOWER: Final = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+)  # SQLite's lower()
+
+
+def prefix_range(low_expr: ColumnElement[Any], prefix: str) -> list[ColumnElement[bool]]:
+    """``low_expr >= p AND low_expr < p'`` for SQLite: every value whose ``lower()`` starts
+    with ``prefix`` lies in that range, which the ``lower(name)`` index (``ix_records_module_name``)
+    can read; a ``LIKE`` on an expression cannot use an index there. Added next to the
+    ``LIKE``, which still decides, so the range only narrows what is read and drops no match.
+    ``p`` is the prefix folded as SQLite's ``lower()`` folds (ASCII letters only); ``p'`` is ``p``
+    with its last character's code point raised by one (SQLite compares text by its UTF-8 bytes,
+    whose order is the code point order). Empty when no such bound exists (empty prefix, last
+    character U+10FFFF, lone surrogates)."""
+    low = prefix.translate(_ASCII_LOWER)
+    if not low or any(0xD800 <= ord(c) <= 0xDFFF for c in low):
+        return []
+    nxt = ord(low[-1]) + 1
+    if nxt == 0xD800:
+        nxt = 0xE000
+    if nxt > 0x10FFFF:
+        return []
+    return [low_expr >= low, low_expr < low[:-1] + chr(nxt)]
+
+
 def criteria_clause(
     criteria: Criteria,
     module: ModuleDef,
@@ -191,7 +216,12 @@ class _Builder:
             return expr.is_not(None), self._lookup(expr, op, texts, sub)
         if ftype in _TEXTISH:
             # The name field is also the indexed ``records.name`` column.
-            expr = R.c.name if name == self.mod.name_field else d.text(name)
+            if name == self.mod.name_field:
+                match = _text_op(R.c.name, op, texts)
+                if op == "starts_with" and not d.pg:
+                    match = sa.and_(match, *prefix_range(sa.func.lower(R.c.name), texts[0]))
+                return R.c.name.is_not(None), match
+            expr = d.text(name)
             return expr.is_not(None), _text_op(expr, op, texts)
         if ftype == "multiselectpicklist":
             table, value = d.elements(name)

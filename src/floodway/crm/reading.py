@@ -55,6 +55,7 @@ RECORD_COLUMNS: Final = (
 )
 _UNSORTABLE: Final = frozenset({"lookup", "parent", "multiselectpicklist"})
 _NUMERIC: Final = frozenset({"integer", "bigint", "decimal", "currency", "percent"})
+_ISO_TEXT: Final = frozenset({"date", "datetime"})
 
 
 @dataclass(slots=True)
@@ -252,7 +253,14 @@ class Reader:
         if f is None or f.type in _UNSORTABLE:
             raise CrmError("INVALID_DATA", MSG_INVALID_DATA, {"param_name": "sort_by"})
         d = Dialect(self.dialect)
-        expr = d.number(f.api_name) if f.type in _NUMERIC else sa.func.lower(d.text(f.api_name))
+        if f.type in _NUMERIC:
+            expr = d.number(f.api_name)
+        elif f.type in _ISO_TEXT:
+            expr = d.text(f.api_name)  # ISO text sorts as it is: no lower(), so indexes match
+        else:
+            expr = sa.func.lower(d.text(f.api_name))
+        # On SQLite, migration 0009 indexes (module, value, id) of the standard modules' number
+        # and date fields, so such a sorted page is an index walk, not a sort of the module.
         return [direction(expr).nulls_last(), id_order], f.api_name, order
 
     def base_filters(

@@ -2,7 +2,9 @@
 
 - ``ExecutionStore``: one row per run, inserted when the run ends together with the mail it
   queued (functions-platform.md §8.1, §8.5); listing newest first (ids sort by start time);
-  retention with a purge (30 days, failures 90).
+  retention with a purge (30 days, failures 90). Database triggers (migration 0008) count
+  every final status written into ``execution_hourly`` for the dashboard; the purge drops
+  counter hours older than the longest retention.
 - ``Outbox``: ``sendmail`` messages waiting for the delivery loop; rows are kept after delivery.
 - ``Quotas``: per org, kind and UTC day, counted atomically in the database so that every node
   sees the same count (security.md DOS-1): one ``INSERT … ON CONFLICT DO UPDATE … WHERE used <
@@ -14,7 +16,7 @@ from __future__ import annotations
 import base64
 import builtins
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
@@ -33,7 +35,9 @@ if TYPE_CHECKING:
 E = t.executions
 O = t.outbox_mail  # noqa: E741
 Q = t.quota_counters
+H = t.execution_hourly
 DAY_MS: Final = 86_400_000
+HOUR_MS: Final = 3_600_000
 STATUSES: Final = ("running", "success", "failure", "skipped")
 CLI_KEYS: Final = (
     "id",
@@ -82,11 +86,19 @@ class ExecutionStore:
             conn.execute(E.insert(), list(rows))
 
     def insert(
-        self, row: dict[str, Any], mails: Sequence[tuple[int, Mail]] = (), *, update: bool = False
+        self,
+        row: dict[str, Any],
+        mails: Sequence[tuple[int, Mail]] = (),
+        *,
+        update: bool = False,
+        also: Callable[[Connection], None] | None = None,
     ) -> None:
         """Store one finished execution and the mail it queued ((outbox id, mail) pairs), in
-        one transaction; ``update`` replaces the execution's ``running`` row."""
+        one transaction; ``update`` replaces the execution's ``running`` row; ``also`` writes
+        the caller's own bookkeeping in that transaction."""
         with write_transaction(self.crm.engine) as conn:
+            if also is not None:
+                also(conn)
             if update:
                 values = {k: v for k, v in row.items() if k not in ("id", "org_id")}
                 conn.execute(
@@ -271,6 +283,10 @@ class ExecutionStore:
                     E.c.started_time < keep_failed,
                 )
             ).rowcount
+            # The dashboard's hourly counters (migration 0008) go with the longest retention:
+            # the previous-period comparison still has them after the successes are gone.
+            keep_counters = min(keep_ok, keep_failed) // HOUR_MS
+            conn.execute(H.delete().where(H.c.org_id == self.crm.org_id, H.c.hour < keep_counters))
         return int(a or 0) + int(b or 0)
 
 

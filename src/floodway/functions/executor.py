@@ -186,10 +186,13 @@ class Executor:
         on_info: Callable[[str], None] | None = None,
         record: bool = True,
         execution_id: str | None = None,
+        on_record: Callable[[Connection], None] | None = None,
     ) -> ExecutionResult:
         """Run ``function`` and record the execution. ``execution_id`` is an id allocated by
         the caller beforehand (the automation layer notes it before the run starts, so that a
-        run cut short by a dying worker can later be reported under that id)."""
+        run cut short by a dying worker can later be reported under that id). ``on_record``
+        is called inside the transaction that stores the execution (the automation layer
+        notes the action as finished there: one commit instead of two)."""
         fx = self.fx
         started_ms = fx.crm.now_ms()
         trig = _check_trigger(trigger)
@@ -261,7 +264,10 @@ class Executor:
             row["id"] = eid
             was_running = fx.running.finish(eid)
             fx.executions.insert(
-                row, list(zip(row.pop("_mail_ids"), host.mails)), update=was_running
+                row,
+                list(zip(row.pop("_mail_ids"), host.mails)),
+                update=was_running,
+                also=on_record,
             )
             out.id = str(row["id"])
         return out

@@ -11,6 +11,8 @@ milliseconds since the Unix epoch (UTC), JSON columns are JSONB on PostgreSQL.
 - ``outbox_mail``: mail queued by ``sendmail``, written in the execution's transaction and kept
   after delivery.
 - ``quota_counters``: per org, kind and UTC day; incremented atomically (DOS-1).
+- ``execution_hourly``: finished executions counted per org, hour, function and status, with a
+  small duration histogram (migration 0008); what the dashboard reads.
 - ``org_variables``, ``connections`` (secrets as keyring envelopes, SEC-1) and
   ``record_attachments`` (``zoho.crm.attachFile``; the CRM has no attachment storage yet).
 """
@@ -105,6 +107,34 @@ executions = sa.Table(
     sa.Index("ix_executions_function", "org_id", "function", "id"),
     sa.Index("ix_executions_status", "org_id", "status", "id"),
     sa.Index("ix_executions_started", "started_time"),
+)
+
+# Upper bounds (ms) of the duration histogram kept per hour, function and status; a duration
+# falls in the first bucket whose bound exceeds it, the last bucket is open-ended. Dashboard
+# percentiles are approximate to these buckets (web/execution_queries.py).
+DURATION_BOUNDS_MS: tuple[float, ...] = (
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000
+)  # fmt: skip
+HISTOGRAM_COLUMNS: tuple[str, ...] = tuple(f"h{i}" for i in range(len(DURATION_BOUNDS_MS) + 1))
+
+# Hourly counters of finished executions (console-ux.md §7: the dashboard reads these, never the
+# executions). Maintained by database triggers on ``executions`` (migration 0008), so every
+# write of a final status counts, whichever code path makes it: inserts of finished rows, the
+# ``running`` row's final update, ``interrupted`` and ``mark_failure`` (which moves a run from
+# one status to another). Deleting executions leaves the counters; the purge drops old hours.
+execution_hourly = sa.Table(
+    "execution_hourly",
+    metadata,
+    sa.Column("org_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hour", sa.BigInteger, primary_key=True, autoincrement=False),  # started // 1 h
+    sa.Column("function", sa.String(100), primary_key=True),
+    sa.Column("status", sa.String(10), primary_key=True),  # success | failure | skipped
+    sa.Column("runs", sa.BigInteger, nullable=False),
+    sa.Column("duration_total", sa.Float, nullable=False),
+    sa.Column("duration_max", sa.Float, nullable=False),
+    sa.Column("statements_total", sa.BigInteger, nullable=False),
+    sa.Column("statements_max", sa.BigInteger, nullable=False),
+    *(sa.Column(c, sa.BigInteger, nullable=False) for c in HISTOGRAM_COLUMNS),
 )
 
 outbox_mail = sa.Table(

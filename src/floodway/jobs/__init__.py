@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from .base import JobQueue
-from .model import Clock, Job, JobError, JobSettings, RetryLater
+from .model import Clock, Job, JobError, JobSettings, NewJob, RetryLater
 
-__all__ = ["Job", "JobError", "JobQueue", "JobSettings", "RetryLater", "open_queue"]
+__all__ = ["Job", "JobError", "JobQueue", "JobSettings", "NewJob", "RetryLater", "open_queue"]
 
 
 def open_queue(engine: Engine, settings: Any = None, clock: Clock | None = None) -> JobQueue:

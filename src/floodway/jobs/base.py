@@ -15,13 +15,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from floodway.db import write_transaction
 
-from .keys import check_key, claim_key, periodic_key
+from .keys import check_key, claim_key, claim_keys, periodic_key
 from .model import (
     Clock,
     Handler,
     Job,
     JobError,
     JobSettings,
+    NewJob,
     Outcome,
     RetryLater,
     TickHandler,
@@ -92,6 +93,33 @@ class JobQueue(ABC):
         run_at_ms: int | None = None,
     ) -> bool:
         """Add a job inside ``conn``'s open transaction; False if ``key`` was used before."""
+
+    def enqueue_many(self, conn: Connection, batch: list[NewJob]) -> list[bool]:
+        """``enqueue`` of several jobs inside ``conn``'s open transaction, with one statement
+        for their keys and one for the jobs; per job whether it was added (a key used before,
+        or earlier in the batch, adds nothing)."""
+        if not batch:
+            return []
+        for new in batch:
+            self._check_enqueue(new.task, new.args, new.key)
+        keys = list(dict.fromkeys(new.key for new in batch if new.key is not None))
+        fresh = claim_keys(conn, keys, self.now_ms())
+        added: list[bool] = []
+        chosen: list[NewJob] = []
+        for new in batch:
+            ok = new.key is None or new.key in fresh
+            if ok and new.key is not None:
+                fresh.discard(new.key)  # a key repeated in the batch: its first job only
+            added.append(ok)
+            if ok:
+                chosen.append(new)
+        if chosen:
+            self._insert_jobs(conn, chosen)
+        return added
+
+    @abstractmethod
+    def _insert_jobs(self, conn: Connection, batch: list[NewJob]) -> None:
+        """Write the jobs of ``batch`` (keys already claimed) in ``conn``'s transaction."""
 
     def enqueue_now(
         self,

@@ -2,7 +2,9 @@
 the process.
 
 - A job is claimed by one write transaction (``todo`` -> ``doing`` with this process's worker
-  id); SQLite serialises writers, so two workers never claim the same job.
+  id, one ``UPDATE … RETURNING``); SQLite serialises writers, so two workers never claim the
+  same job. The result of a thread's previous job is recorded in the transaction that claims
+  its next one (one commit per job: writers queue on SQLite's single write lock).
 - Idle worker threads wait on a condition: ``enqueue`` in this process wakes one at once (its
   claim then waits for the enqueuing transaction to commit, since both take the write lock);
   jobs of other processes and delayed jobs are found by polling every ``job_poll_interval_s``.
@@ -30,7 +32,7 @@ from floodway.db import read_transaction, write_transaction
 
 from .base import JobQueue
 from .keys import purge_keys
-from .model import Clock, Job, Outcome
+from .model import Clock, Job, NewJob, Outcome
 from .schema import job_workers, jobs
 
 log = logging.getLogger("floodway.jobs")
@@ -52,6 +54,30 @@ class EmbeddedQueue(JobQueue):
         self._wake = threading.Condition()
         self._generation = 0  # bumped by every wake-up, so none is lost between check and wait
         self._threads: list[threading.Thread] = []
+        # Built once: the statements every claim runs.
+        due = sa.and_(
+            jobs.c.status == "todo",
+            sa.or_(jobs.c.run_at_ms.is_(None), jobs.c.run_at_ms <= sa.bindparam("now")),
+        )
+        self._peek = sa.select(jobs.c.id).where(due).limit(1)
+        first_due = (
+            sa.select(jobs.c.id)
+            .where(due)
+            .order_by(jobs.c.run_at_ms, jobs.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        self._take = (
+            sa.update(jobs)
+            .where(jobs.c.id == first_due)
+            .values(
+                status="doing",
+                attempts=jobs.c.attempts + 1,
+                worker_id=sa.bindparam("worker"),
+                started_ms=sa.bindparam("now"),
+            )
+            .returning(*jobs.c)
+        )
 
     # ---------------------------------------------------------------- enqueue
 
@@ -66,28 +92,36 @@ class EmbeddedQueue(JobQueue):
         self._check_enqueue(task, args, key)
         if not self._claim_key(conn, key):
             return False
-        now = self.now_ms()
-        conn.execute(
-            sa.insert(jobs).values(
-                task=task,
-                args=args,
-                key=key,
-                status="todo",
-                run_at_ms=run_at_ms,
-                attempts=0,
-                max_attempts=self._max_attempts(task),
-                recovered=False,
-                created_ms=now,
-            )
-        )
-        if run_at_ms is None or run_at_ms <= now:
-            self._notify()
+        self._insert_jobs(conn, [NewJob(task, args, key, run_at_ms)])
         return True
 
-    def _notify(self) -> None:
+    def _insert_jobs(self, conn: Connection, batch: list[NewJob]) -> None:
+        now = self.now_ms()
+        conn.execute(
+            sa.insert(jobs),
+            [
+                {
+                    "task": new.task,
+                    "args": new.args,
+                    "key": new.key,
+                    "status": "todo",
+                    "run_at_ms": new.run_at_ms,
+                    "attempts": 0,
+                    "max_attempts": self._max_attempts(new.task),
+                    "recovered": False,
+                    "created_ms": now,
+                }
+                for new in batch
+            ],
+        )
+        due = sum(1 for new in batch if new.run_at_ms is None or new.run_at_ms <= now)
+        if due:
+            self._notify(due)
+
+    def _notify(self, n: int = 1) -> None:
         with self._wake:
             self._generation += 1
-            self._wake.notify()
+            self._wake.notify(n)
 
     # ---------------------------------------------------------------- workers
 
@@ -138,59 +172,59 @@ class EmbeddedQueue(JobQueue):
 
     def _work(self) -> None:
         seen = self._generation
-        while not self._stopping.is_set():
+        finished: tuple[Job, Outcome] | None = None  # recorded with the next claim
+        while True:
+            if self._stopping.is_set():
+                if finished is not None:
+                    self._finish_safely(*finished)
+                return
             generation = self._generation
             notified, seen = generation != seen, generation
             try:
-                claimed = self._claim(look_first=not notified)
+                claimed = self._claim(
+                    look_first=not notified and finished is None, finished=finished
+                )
             except Exception:
                 log.exception("claiming a job failed")
+                if finished is not None:  # its result was rolled back with the claim
+                    self._finish_safely(*finished)
                 claimed = None
+            else:
+                if finished is not None:
+                    self._after_finish(finished[1])
+            finished = None
             if claimed is None:
                 with self._wake:
                     if self._generation == generation and not self._stopping.is_set():
                         self._wake.wait(self.settings.poll_interval_s)
                 continue
             job, max_attempts = claimed
-            try:
-                self._finish(job, self._execute(job, max_attempts))
-            except Exception:
-                log.exception("recording a job's result failed", extra={"job_id": job.id})
+            finished = (job, self._execute(job, max_attempts))
 
-    def _claim(self, look_first: bool) -> tuple[Job, int] | None:
+    def _claim(
+        self, look_first: bool, finished: tuple[Job, Outcome] | None = None
+    ) -> tuple[Job, int] | None:
+        """Take the next due job; ``finished`` (the previous job of this thread and how it
+        ended) is recorded in the same write transaction: one commit per job."""
         now = self.now_ms()
-        due = sa.and_(
-            jobs.c.status == "todo",
-            sa.or_(jobs.c.run_at_ms.is_(None), jobs.c.run_at_ms <= now),
-        )
         if look_first:
             # A poll: look first without the write lock, which API writes need. After a
             # wake-up the job may not be committed yet: the write lock waits for it.
             with read_transaction(self.engine) as conn:
-                if conn.execute(sa.select(jobs.c.id).where(due).limit(1)).first() is None:
+                if conn.execute(self._peek, {"now": now}).first() is None:
                     return None
         with write_transaction(self.engine) as conn:
-            row = conn.execute(
-                sa.select(jobs).where(due).order_by(jobs.c.run_at_ms, jobs.c.id).limit(1)
-            ).first()
-            if row is None:
-                return None
-            conn.execute(
-                sa.update(jobs)
-                .where(jobs.c.id == row.id)
-                .values(
-                    status="doing",
-                    attempts=row.attempts + 1,
-                    worker_id=self.worker_id,
-                    started_ms=now,
-                )
-            )
+            if finished is not None:
+                self._record(conn, *finished)
+            row = conn.execute(self._take, {"now": now, "worker": self.worker_id}).first()
+        if row is None:
+            return None
         job = Job(
             id=str(row.id),
             task=row.task,
             args=dict(row.args or {}),
             key=row.key,
-            attempt=row.attempts + 1,
+            attempt=row.attempts,
             recovered=bool(row.recovered),
             run_at_ms=row.run_at_ms,
             enqueued_ms=row.created_ms,
@@ -198,23 +232,35 @@ class EmbeddedQueue(JobQueue):
         return job, row.max_attempts
 
     def _finish(self, job: Job, outcome: Outcome) -> None:
+        with write_transaction(self.engine) as conn:
+            self._record(conn, job, outcome)
+        self._after_finish(outcome)
+
+    def _finish_safely(self, job: Job, outcome: Outcome) -> None:
+        try:
+            self._finish(job, outcome)
+        except Exception:
+            log.exception("recording a job's result failed", extra={"job_id": job.id})
+
+    def _record(self, conn: Connection, job: Job, outcome: Outcome) -> None:
         now = self.now_ms()
         values: dict[str, Any] = {"worker_id": None, "last_error": outcome.error}
         if outcome.status == "retry":
             values.update(status="todo", run_at_ms=now + int(outcome.delay_s * 1000))
         else:
             values.update(status=outcome.status, finished_ms=now)
-        with write_transaction(self.engine) as conn:
-            # Only while it is still ours: a worker judged dead has lost its jobs.
-            conn.execute(
-                sa.update(jobs)
-                .where(
-                    jobs.c.id == int(job.id),
-                    jobs.c.status == "doing",
-                    jobs.c.worker_id == self.worker_id,
-                )
-                .values(**values)
+        # Only while it is still ours: a worker judged dead has lost its jobs.
+        conn.execute(
+            sa.update(jobs)
+            .where(
+                jobs.c.id == int(job.id),
+                jobs.c.status == "doing",
+                jobs.c.worker_id == self.worker_id,
             )
+            .values(**values)
+        )
+
+    def _after_finish(self, outcome: Outcome) -> None:
         if outcome.status == "retry" and outcome.delay_s <= 0:
             self._notify()
 

@@ -43,6 +43,20 @@ def claim_key(conn: Connection, key: str, now_ms: int) -> bool:
     return conn.execute(stmt.returning(job_keys.c.key)).first() is not None
 
 
+def claim_keys(conn: Connection, keys: list[str], now_ms: int) -> set[str]:
+    """``claim_key`` for several distinct keys in one statement: the keys that were new."""
+    for key in keys:
+        check_key(key)
+    if not keys:
+        return set()
+    rows = [{"key": key, "created_ms": now_ms} for key in keys]
+    if conn.dialect.name == "postgresql":
+        stmt = postgresql.insert(job_keys).values(rows).on_conflict_do_nothing()
+    else:
+        stmt = sqlite.insert(job_keys).values(rows).on_conflict_do_nothing()
+    return {row[0] for row in conn.execute(stmt.returning(job_keys.c.key))}
+
+
 def periodic_key(name: str, due_ms: int) -> str:
     return f"{PERIODIC_PREFIX}{name}:{due_ms}"
 

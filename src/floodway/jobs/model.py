@@ -37,6 +37,16 @@ class Job:
     enqueued_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """One job of a batch for ``JobQueue.enqueue_many``."""
+
+    task: str
+    args: dict[str, Any]
+    key: str | None = None
+    run_at_ms: int | None = None
+
+
 class RetryLater(Exception):
     """Raised by a handler for an infrastructure failure before its action started (database,
     network): the job is tried again after ``delay_s`` or an exponential backoff, until its

@@ -8,6 +8,9 @@
   connections it is given, so it also works inside a worker process whose async pool is open.
 - The worker is procrastinate's async worker, run in a thread with its own event loop. The task
   is synchronous, so handlers run on executor threads and the heartbeats go on while they work.
+  A procrastinate worker fetches its jobs one after the other, so a process runs one worker per
+  two job slots (``fetch_loops``): fetching does not become the limit of a busy process.
+- ``enqueue_many`` defers all jobs of a batch with one ``batch_defer_jobs`` in one savepoint.
 - Stalled jobs: procrastinate does not retry jobs of dead workers. Every process checks every
   ``job_heartbeat_s`` (one at a time, under an advisory lock) for ``doing`` jobs whose worker has
   been silent for ``job_stalled_after_s``. Such a job gets ``"recovered": true`` in its
@@ -44,7 +47,7 @@ from floodway.db import read_transaction, write_transaction
 
 from .base import JobQueue
 from .keys import purge_keys
-from .model import Clock, Job
+from .model import Clock, Job, NewJob
 
 log = logging.getLogger("floodway.jobs")
 
@@ -56,6 +59,7 @@ PURGE_LOCK: Final = 0x666C6F6F64776A32  # "floodwj2"
 DIED: Final = "the worker running this job stopped responding"
 STATUSES: Final = ("todo", "doing", "succeeded", "failed")
 RESTART_DELAY_S: Final = 1.0
+SLOTS_PER_LOOP: Final = 2
 
 
 def conninfo_for(url: URL) -> str:
@@ -112,36 +116,45 @@ class ProcrastinateQueue(JobQueue):
         self._check_enqueue(task, args, key)
         if not self._claim_key(conn, key):
             return False
-        payload = {
-            "task": task,
-            "args": args,
-            "key": key,
-            "enqueued_ms": self.now_ms(),
-            "run_at_ms": run_at_ms,
-            "max_attempts": self._max_attempts(task),
-        }
-        job = pjobs.Job(
-            queue=QUEUE,
-            lock=None,
-            queueing_lock=None,
-            task_name=TASK_NAME,
-            task_kwargs=payload,
-            scheduled_at=None
-            if run_at_ms is None
-            else dt.datetime.fromtimestamp(run_at_ms / 1000, dt.UTC),
-        )
-        # The savepoint keeps a failed insert from poisoning the caller's transaction; Core
-        # sends it at once, so the raw connection below is inside it.
-        with conn.begin_nested():
-            self._tx_jobs.defer_job(job, connection=conn.connection.driver_connection)
+        self._insert_jobs(conn, [NewJob(task, args, key, run_at_ms)])
         return True
+
+    def _insert_jobs(self, conn: Connection, batch: list[NewJob]) -> None:
+        now = self.now_ms()
+        jobs = [
+            pjobs.Job(
+                queue=QUEUE,
+                lock=None,
+                queueing_lock=None,
+                task_name=TASK_NAME,
+                task_kwargs={
+                    "task": new.task,
+                    "args": new.args,
+                    "key": new.key,
+                    "enqueued_ms": now,
+                    "run_at_ms": new.run_at_ms,
+                    "max_attempts": self._max_attempts(new.task),
+                },
+                scheduled_at=None
+                if new.run_at_ms is None
+                else dt.datetime.fromtimestamp(new.run_at_ms / 1000, dt.UTC),
+            )
+            for new in batch
+        ]
+        # The savepoint keeps a failed insert from poisoning the caller's transaction; Core
+        # sends it at once, so the raw connection below is inside it. One statement for the
+        # whole batch.
+        with conn.begin_nested():
+            self._tx_jobs.batch_defer_jobs(jobs, connection=conn.connection.driver_connection)
 
     # ---------------------------------------------------------------- workers
 
     def _start_workers(self, concurrency: int) -> None:
         app = App(
             connector=PsycopgConnector(
-                conninfo=self.conninfo, min_size=1, max_size=max(2, concurrency + 2)
+                conninfo=self.conninfo,
+                min_size=1,
+                max_size=max(2, concurrency + fetch_loops(concurrency) + 2),
             )
         )
         app.task(name=TASK_NAME, queue=QUEUE, pass_context=True, retry=_RetryStrategy())(
@@ -197,20 +210,7 @@ class ProcrastinateQueue(JobQueue):
         while not self._stopping.is_set():
             try:
                 async with app.open_async():
-                    await app.run_worker_async(
-                        queues=[QUEUE],
-                        name=f"floodway-{os.getpid()}",
-                        concurrency=concurrency,
-                        wait=True,
-                        install_signal_handlers=False,
-                        listen_notify=True,
-                        fetch_job_polling_interval=self.settings.poll_interval_s,
-                        abort_job_polling_interval=max(5.0, self.settings.poll_interval_s),
-                        update_heartbeat_interval=self.settings.heartbeat_s,
-                        stalled_worker_timeout=self.settings.stalled_after_s,
-                        shutdown_graceful_timeout=self._shutdown_timeout_s,
-                        delete_jobs="never",
-                    )
+                    await self._run_loops(app, concurrency)
                 if self._stopping.is_set():
                     return
                 # procrastinate ends its worker when a side task (heartbeat, listener) fails.
@@ -223,6 +223,43 @@ class ProcrastinateQueue(JobQueue):
                 await asyncio.sleep(RESTART_DELAY_S)
             except asyncio.CancelledError:
                 return
+
+    async def _run_loops(self, app: App, concurrency: int) -> None:
+        """Run the job slots as ``fetch_loops(concurrency)`` procrastinate workers: a worker
+        fetches its jobs one after the other, so one worker for every slot made fetching the
+        limit of a busy process. When one worker ends, the others are stopped too (and the
+        caller starts them all again)."""
+        loops = fetch_loops(concurrency)
+        sizes = [concurrency // loops + (1 if i < concurrency % loops else 0) for i in range(loops)]
+        tasks = [
+            asyncio.create_task(
+                app.run_worker_async(
+                    queues=[QUEUE],
+                    name=f"floodway-{os.getpid()}" + (f"-{i}" if loops > 1 else ""),
+                    concurrency=size,
+                    wait=True,
+                    install_signal_handlers=False,
+                    listen_notify=True,
+                    fetch_job_polling_interval=self.settings.poll_interval_s,
+                    abort_job_polling_interval=max(5.0, self.settings.poll_interval_s),
+                    update_heartbeat_interval=self.settings.heartbeat_s,
+                    stalled_worker_timeout=self.settings.stalled_after_s,
+                    shutdown_graceful_timeout=self._shutdown_timeout_s,
+                    delete_jobs="never",
+                )
+            )
+            for i, size in enumerate(sizes)
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            # Each worker shuts down gracefully (running jobs get the shutdown timeout).
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
 
     def _dispatch(self, context: JobContext, **payload: Any) -> None:
         """The one procrastinate task: run the handler of ``payload["task"]``."""
@@ -363,6 +400,12 @@ class ProcrastinateQueue(JobQueue):
                 {"t": TASK_NAME},
             ).first()
         return busy is None
+
+
+def fetch_loops(concurrency: int) -> int:
+    """How many procrastinate workers share a process's ``concurrency`` job slots: two slots
+    each (a worker's fetches are sequential; fewer workers mean fewer connections)."""
+    return max(1, (concurrency + 1) // SLOTS_PER_LOOP)
 
 
 def _try_lock(conn: Connection, key: int) -> bool:

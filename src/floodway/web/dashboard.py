@@ -1,8 +1,9 @@
 """The executions dashboard (console-ux.md §3.2): runs per hour by status, p50/p95 duration per
 function, the top failing functions and statement usage against the limit.
 
-Figures are computed from the executions table (``execution_queries.dashboard``: grouped counts
-per bucket, status and function, duration percentiles of the newest 5,000 runs) and rendered on the server; the
+Figures come from the hourly counters per function and status (``execution_queries.dashboard``,
+table ``execution_hourly``, console-ux.md §7), never from a scan of the executions; duration
+percentiles are approximate to the counters' histogram buckets. They are rendered on the server; the
 chart's data travels as JSON in a ``data-chart`` attribute that ``static/charts.js`` hands to the
 vendored uPlot (no inline script, security.md AUTH-9). Every chart has a table view too.
 """

@@ -6,8 +6,9 @@ by id (``id < before``, newest first; ids grow with time) and narrows by start t
 page costs one indexed range scan however many executions are kept. The record filter compares
 the trigger's ``record_id`` (indexed, migration 0007); the module filter matches the stored trigger
 JSON as text and is then checked exactly in Python. The dashboard and the run counts aggregate in
-SQL over ``ix_executions_recent``, so no page reads every execution of a range; the dashboard's
-duration percentiles come from the newest 5,000 runs of the range.
+SQL over ``ix_executions_recent``, so no page reads every execution of a range. The dashboard
+reads only the hourly counters (``execution_hourly``, kept by triggers, migration 0008); its
+duration percentiles are approximate to the counters' histogram buckets.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from floodway.functions import schema as fs
 from floodway.functions.model import ms_to_iso
 
 E = fs.executions
+H = fs.execution_hourly
+HOUR_MS: Final = 3_600_000
 
 STATUSES: Final = ("success", "failure", "skipped", "running")
 TRIGGERS: Final = (
@@ -37,7 +40,6 @@ TRIGGERS: Final = (
     "cli",
 )
 RANGES: Final = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "all": 0}
-DASH_SAMPLE: Final = 5_000  # newest runs of a range the duration percentiles are taken from
 DASH_RANGES: Final = {"24h": (86400, 3600), "7d": (7 * 86400, 6 * 3600), "30d": (30 * 86400, 86400)}
 
 
@@ -304,58 +306,75 @@ class Dashboard:
 
 
 def dashboard(crm: Any, range_key: str, now_ms: int) -> Dashboard:
+    """The dashboard's figures from the hourly counters (``execution_hourly``, migration 0008):
+    a few hundred counter rows per range however many executions it holds. Only the top
+    failing functions' latest runs (at most 10 each, newest first by index) come from the
+    executions table. Duration percentiles are approximate to the histogram bucket (see
+    ``histogram_percentile``)."""
     span_s, bucket_s = DASH_RANGES.get(range_key, DASH_RANGES["24h"])
     range_key = range_key if range_key in DASH_RANGES else "24h"
     bucket_ms = bucket_s * 1000
     first_bucket = (now_ms - span_s * 1000) // bucket_ms + 1
     since_ms = first_bucket * bucket_ms
-    base = sa.and_(E.c.org_id == crm.org_id, E.c.started_time >= since_ms)
-    bucket = E.c.started_time // bucket_ms  # integer division on both databases
+    since_hour = since_ms // HOUR_MS
+    prev_hour = (since_ms - span_s * 1000) // HOUR_MS
+    hist = [H.c[c] for c in fs.HISTOGRAM_COLUMNS]
     with read_transaction(crm.engine) as conn:
         counts = conn.execute(
-            sa.select(bucket.label("b"), E.c.status, sa.func.count().label("n"))
-            .where(base)
-            .group_by(bucket, E.c.status)
+            sa.select(H.c.hour, H.c.status, sa.func.sum(H.c.runs).label("n"))
+            .where(H.c.org_id == crm.org_id, H.c.hour >= since_hour)
+            .group_by(H.c.hour, H.c.status)
         ).all()
         previous = conn.execute(
-            sa.select(E.c.status, sa.func.count().label("n"))
-            .where(
-                E.c.org_id == crm.org_id,
-                E.c.started_time >= since_ms - span_s * 1000,
-                E.c.started_time < since_ms,
-            )
-            .group_by(E.c.status)
+            sa.select(H.c.status, sa.func.sum(H.c.runs).label("n"))
+            .where(H.c.org_id == crm.org_id, H.c.hour >= prev_hour, H.c.hour < since_hour)
+            .group_by(H.c.status)
         ).all()
-        finished = sa.and_(base, E.c.status.in_(("success", "failure")))
-        failed = E.c.status == "failure"
-        per_fn = conn.execute(
+        per_status = conn.execute(
             sa.select(
-                E.c.function,
-                sa.func.count().label("n"),
-                sa.func.sum(sa.case((failed, 1), else_=0)).label("f"),
-                sa.func.max(E.c.statements).label("s"),
-                sa.func.max(sa.case((failed, E.c.id), else_=None)).label("last"),
+                H.c.function,
+                H.c.status,
+                sa.func.sum(H.c.runs).label("n"),
+                sa.func.max(H.c.statements_max).label("s"),
+                sa.func.max(H.c.duration_max).label("d"),
+                *(sa.func.sum(h).label(h.name) for h in hist),
             )
-            .where(finished)
-            .group_by(E.c.function)
+            .where(
+                H.c.org_id == crm.org_id,
+                H.c.hour >= since_hour,
+                H.c.status.in_(("success", "failure")),
+            )
+            .group_by(H.c.function, H.c.status)
         ).all()
-        # Percentiles from the newest runs of the range (an index read, newest first): exact
-        # ones would sort every duration of the range on each view.
-        sample = conn.execute(
-            sa.select(E.c.function, E.c.duration_ms)
-            .where(finished)
-            .order_by(E.c.started_time.desc())
-            .limit(DASH_SAMPLE)
-        ).all()
-        failures = sorted((r for r in per_fn if r.f), key=lambda r: (-int(r.f), str(r.function)))[
-            :5
-        ]
-        last_errors = {}
-        streaks = {}
-        for f in failures:
+        fns: dict[str, dict[str, Any]] = {}
+        all_hist = [0] * len(hist)
+        all_max = 0.0
+        for r in per_status:
+            if not int(r.n or 0):
+                continue  # every run of it moved to another status (mark_failure)
+            f = fns.setdefault(
+                str(r.function), {"n": 0, "f": 0, "s": 0, "d": 0.0, "h": [0] * len(hist)}
+            )
+            f["n"] += int(r.n)
+            f["f"] += int(r.n) if r.status == "failure" else 0
+            f["s"] = max(f["s"], int(r.s or 0))
+            f["d"] = max(f["d"], float(r.d or 0.0))
+            all_max = max(all_max, float(r.d or 0.0))
+            for i, h in enumerate(fs.HISTOGRAM_COLUMNS):
+                v = int(getattr(r, h) or 0)
+                f["h"][i] += v
+                all_hist[i] += v
+        failing_names = sorted(
+            (k for k, v in fns.items() if v["f"]), key=lambda k: (-fns[k]["f"], k)
+        )
+        failures = failing_names[:5]
+        last_errors: dict[str, str] = {}
+        last_ids: dict[str, str] = {}
+        streaks: dict[str, int] = {}
+        for name in failures:
             recent = conn.execute(
-                sa.select(E.c.status, E.c.error)
-                .where(E.c.org_id == crm.org_id, E.c.function == f.function)
+                sa.select(E.c.id, E.c.status, E.c.error)
+                .where(E.c.org_id == crm.org_id, E.c.function == name)
                 .where(E.c.status.in_(("success", "failure")))
                 .order_by(E.c.id.desc())
                 .limit(10)
@@ -365,39 +384,41 @@ def dashboard(crm: Any, range_key: str, now_ms: int) -> Dashboard:
                 if r.status != "failure":
                     break
                 streak += 1
-            streaks[f.function] = streak
-            err = recent[0].error if recent and recent[0].status == "failure" else None
-            if err is None:
-                row = conn.execute(sa.select(E.c.error).where(E.c.id == f.last)).first()
-                err = row.error if row else None
-            last_errors[f.function] = (
-                (err or {}).get("message", "") if isinstance(err, dict) else ""
-            )
+            streaks[name] = streak
+            last: Any = next((r for r in recent if r.status == "failure"), None)
+            if last is None:  # the newest failure is older than its 10 latest runs
+                # No time condition: the function failed within the range, so its newest
+                # failure is in it; a start-time bound would make SQLite sort the range.
+                last = conn.execute(
+                    sa.select(E.c.id, E.c.error)
+                    .where(E.c.org_id == crm.org_id, E.c.function == name)
+                    .where(E.c.status == "failure")
+                    .order_by(E.c.id.desc())
+                    .limit(1)
+                ).first()
+            err = last.error if last is not None else None
+            last_ids[name] = str(last.id) if last is not None else ""
+            last_errors[name] = (err or {}).get("message", "") if isinstance(err, dict) else ""
     n_buckets = span_s // bucket_s
     buckets = [(first_bucket + i) * bucket_s for i in range(n_buckets)]
     index = {first_bucket + i: i for i in range(n_buckets)}
     series = {s: [0] * n_buckets for s in ("success", "failure", "skipped")}
     totals: dict[str, int] = defaultdict(int)
     for r in counts:
-        totals[r.status] += int(r.n)
-        i = index.get(int(r.b))
-        if i is not None and r.status in series:
-            series[r.status][i] += int(r.n)
-    durations: dict[str, list[float]] = defaultdict(list)
-    for r in sample:
-        durations[str(r.function)].append(float(r.duration_ms))
+        totals[r.status] += int(r.n or 0)
+        slot = index.get(int(r.hour) * HOUR_MS // bucket_ms)
+        if slot is not None and r.status in series:
+            series[r.status][slot] += int(r.n or 0)
     per_function: list[dict[str, Any]] = [
         {
-            "name": str(r.function),
-            "runs": int(r.n),
-            "failures": int(r.f or 0),
-            "p50": percentile(durations.get(str(r.function), []), 50),
-            "p95": percentile(durations.get(str(r.function), []), 95),
+            "name": name,
+            "runs": v["n"],
+            "failures": v["f"],
+            "p50": histogram_percentile(v["h"], 50, v["d"]),
+            "p95": histogram_percentile(v["h"], 95, v["d"]),
         }
-        for r in per_fn
+        for name, v in fns.items()
     ]
-    max_statements = {str(r.function): int(r.s or 0) for r in per_fn}
-    overall_p95 = percentile([float(r.duration_ms) for r in sample], 95)
     per_function.sort(key=lambda x: (-float(x["p95"] or 0), str(x["name"])))
     totals_by_bucket = [sum(series[s][i] for s in series) for i in range(n_buckets)]
     busiest = None
@@ -409,26 +430,44 @@ def dashboard(crm: Any, range_key: str, now_ms: int) -> Dashboard:
         bucket_s=bucket_s,
         buckets=buckets,
         series=series,
-        totals=dict(totals),
-        previous={r.status: int(r.n) for r in previous},
-        p95_ms=overall_p95,
+        totals={k: v for k, v in totals.items() if v},
+        previous={r.status: int(r.n or 0) for r in previous if int(r.n or 0)},
+        p95_ms=histogram_percentile(all_hist, 95, all_max),
         per_function=per_function,
         failing=[
             {
-                "name": f.function,
-                "failures": int(f.f),
-                "last_id": str(f.last),
-                "last_error": last_errors.get(f.function, ""),
-                "in_a_row": streaks.get(f.function, 0),
+                "name": name,
+                "failures": fns[name]["f"],
+                "last_id": last_ids.get(name, ""),
+                "last_error": last_errors.get(name, ""),
+                "in_a_row": streaks.get(name, 0),
             }
-            for f in failures
+            for name in failures
         ],
         statements=[
-            {"name": k, "max": v}
-            for k, v in sorted(max_statements.items(), key=lambda kv: -kv[1])[:5]
+            {"name": k, "max": v["s"]}
+            for k, v in sorted(fns.items(), key=lambda kv: (-kv[1]["s"], kv[0]))[:5]
         ],
         busiest=busiest,
     )
+
+
+def histogram_percentile(counts: list[int], pct: float, largest: float) -> float | None:
+    """Nearest-rank percentile of durations counted in the ``execution_hourly`` histogram:
+    the upper bound of the bucket holding that rank, never above the largest duration counted
+    (so the open last bucket and a range of one run give real values). Approximate to the
+    bucket: the true value lies between the bucket's lower bound and the figure returned."""
+    total = sum(counts)
+    if total <= 0:
+        return None
+    rank = max(1, -(-total * pct // 100))
+    seen = 0
+    for i, n in enumerate(counts):
+        seen += n
+        if seen >= rank:
+            bounds = fs.DURATION_BOUNDS_MS
+            return float(min(bounds[i], largest)) if i < len(bounds) else float(largest)
+    return float(largest)
 
 
 def percentile(values: list[float], pct: float) -> float | None:
