@@ -75,6 +75,10 @@ class _Snapshot:
     field_ids: dict[tuple[str, str], int]  # (module, field) -> field id
 
 
+# Key in ``Connection.info`` of the (transaction, snapshot) last checked on that connection.
+_CHECKED_IN: Final = "floodway.metadata.checked"
+
+
 class Metadata:
     """The org's schema. Reads are served from a snapshot; writes go to the database."""
 
@@ -95,7 +99,17 @@ class Metadata:
         if conn is None:
             with self.crm.engine.connect() as c:
                 return self._sync(c, now)
-        return self._sync(conn, now)
+        # One check per transaction is enough: only this transaction could change the version
+        # while it is open, and a change it makes drops ``self._snap`` (``invalidate``). A bulk
+        # write asks for every row.
+        txn = conn.get_transaction()
+        seen = conn.info.get(_CHECKED_IN)
+        if txn is not None and seen is not None and seen[0] is txn and seen[1] is self._snap:
+            return seen[1]
+        snap = self._sync(conn, now)
+        if txn is not None:
+            conn.info[_CHECKED_IN] = (txn, snap)
+        return snap
 
     def _sync(self, conn: Connection, now: float) -> _Snapshot:
         version = conn.execute(
