@@ -83,7 +83,6 @@ class JobQueue(ABC):
 
     # ---------------------------------------------------------------- enqueue
 
-    @abstractmethod
     def enqueue(
         self,
         conn: Connection,
@@ -93,6 +92,11 @@ class JobQueue(ABC):
         run_at_ms: int | None = None,
     ) -> bool:
         """Add a job inside ``conn``'s open transaction; False if ``key`` was used before."""
+        self._check_enqueue(task, args, key)
+        if not self._claim_key(conn, key):
+            return False
+        self._insert_jobs(conn, [NewJob(task, args, key, run_at_ms)])
+        return True
 
     def enqueue_many(self, conn: Connection, batch: list[NewJob]) -> list[bool]:
         """``enqueue`` of several jobs inside ``conn``'s open transaction, with one statement

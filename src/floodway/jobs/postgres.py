@@ -105,20 +105,6 @@ class ProcrastinateQueue(JobQueue):
 
     # ---------------------------------------------------------------- enqueue
 
-    def enqueue(
-        self,
-        conn: Connection,
-        task: str,
-        args: dict[str, Any],
-        key: str | None = None,
-        run_at_ms: int | None = None,
-    ) -> bool:
-        self._check_enqueue(task, args, key)
-        if not self._claim_key(conn, key):
-            return False
-        self._insert_jobs(conn, [NewJob(task, args, key, run_at_ms)])
-        return True
-
     def _insert_jobs(self, conn: Connection, batch: list[NewJob]) -> None:
         now = self.now_ms()
         jobs = [
