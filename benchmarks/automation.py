@@ -38,7 +38,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -47,6 +46,7 @@ from live_server import (
     CLI,
     START_TIMEOUT_S,
     BenchmarkError,
+    Results,
     access_token,
     cli_json,
     http_client,
@@ -142,26 +142,6 @@ criteria = "(Amount:greater_than:0)"
 function = "bench_touch_{n}"
 arguments = {{ dealId = "${{Deals.id}}", stage = "${{Deals.Stage}}" }}
 """
-
-
-@dataclass
-class Results:
-    database: str
-    rows: list[tuple[str, str, str]] = field(default_factory=list)
-    missed: list[str] = field(default_factory=list)
-
-    def add(self, metric: str, value: str, must: str = "") -> None:
-        self.rows.append((metric, value, must))
-
-    def check(self, metric: str, value: str, ok: bool, requirement: str) -> None:
-        self.add(metric, value, f"{requirement}: {'met' if ok else '**MISSED**'}")
-        if not ok:
-            self.missed.append(f"{self.database}: {metric} = {value} ({requirement})")
-
-    def table(self) -> str:
-        lines = [f"### {self.database}", "", "| measure | value | must |", "|---|---|---|"]
-        lines += [f"| {m} | {v} | {r} |" for m, v, r in self.rows]
-        return "\n".join(lines)
 
 
 def write_project(root: Path) -> None:

@@ -48,6 +48,7 @@ from live_server import (
     HOST,
     REQUEST_TIMEOUT_S,
     BenchmarkError,
+    Results,
     cli_json,
     percentile,
     postgres_database,
@@ -187,26 +188,6 @@ def drive(port: int, zapikey: str, connections: int, seconds: float) -> Load:
 
 
 # ---- results --------------------------------------------------------------------------------
-
-
-@dataclass
-class Results:
-    title: str
-    rows: list[tuple[str, str, str]] = field(default_factory=list)
-    missed: list[str] = field(default_factory=list)
-
-    def add(self, metric: str, value: str, must: str = "") -> None:
-        self.rows.append((metric, value, must))
-
-    def check(self, metric: str, value: str, ok: bool, requirement: str) -> None:
-        self.add(metric, value, f"{requirement}: {'met' if ok else '**MISSED**'}")
-        if not ok:
-            self.missed.append(f"{self.title}: {metric} = {value} (must {requirement})")
-
-    def table(self) -> str:
-        lines = [f"### {self.title}", "", "| metric | value | must |", "| --- | ---: | --- |"]
-        lines += [f"| {m} | {v} | {r} |" for m, v, r in self.rows]
-        return "\n".join(lines)
 
 
 def run_database(name: str, database_url: str | None, connections: int, seconds: float) -> Results:

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -186,3 +186,28 @@ def percentile(samples: list[float], p: int) -> float:
     if len(samples) < 2:
         return samples[0]
     return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
+
+
+# ---- results ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    """A titled table of measurements; ``check`` marks a must figure met or missed."""
+
+    title: str
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+
+    def add(self, metric: str, value: str, must: str = "") -> None:
+        self.rows.append((metric, value, must))
+
+    def check(self, metric: str, value: str, ok: bool, requirement: str) -> None:
+        self.add(metric, value, f"{requirement}: {'met' if ok else '**MISSED**'}")
+        if not ok:
+            self.missed.append(f"{self.title}: {metric} = {value} (must {requirement})")
+
+    def table(self) -> str:
+        lines = [f"### {self.title}", "", "| metric | value | must |", "| --- | ---: | --- |"]
+        lines += [f"| {m} | {v} | {r} |" for m, v, r in self.rows]
+        return "\n".join(lines)
