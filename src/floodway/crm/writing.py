@@ -72,6 +72,18 @@ class StaleWrite(Exception):
 MSG_STALE: Final = "the record changed while it was being validated; save it again"
 
 
+def locked(q: sa.Select[Any]) -> sa.Select[Any]:
+    """``q`` reading record rows that the transaction is about to rewrite.
+
+    A record's values are one JSON document, so every write is read, merge, write. On
+    PostgreSQL two writers of one record would each merge into the version they read and the
+    later commit would drop the earlier one's fields: the rows are locked as they are read (in
+    id order, so writers of several records cannot deadlock) and a second writer waits, then
+    reads what the first committed. SQLite's BEGIN IMMEDIATE already lets one writer in at a time.
+    """
+    return q.order_by(R.c.id).with_for_update(of=R)
+
+
 def _key(row: dict[str, Any], name: str) -> tuple[bool, Any]:
     if name in row:
         return True, row[name]
@@ -170,18 +182,7 @@ class WriteCall:
                 results[i] = _bad_id(i)
                 continue
             wanted[i] = rid
-        existing = (
-            {
-                r.id: r
-                for r in self.conn.execute(
-                    sa.select(*RECORD_COLUMNS).where(
-                        R.c.id.in_(set(wanted.values())), R.c.module_id == int(self.mod.id)
-                    )
-                ).all()
-            }
-            if wanted
-            else {}
-        )
+        existing = self._existing(set(wanted.values()), lock=True)
         known = self._targets([r for i, r in pairs if i in wanted])
         batch_unique: dict[str, list[tuple[Any, int]]] = {}
         changed: list[_Prepared] = []
@@ -339,15 +340,12 @@ class WriteCall:
             )
         return out
 
-    def _existing(self, ids: set[int]) -> dict[int, Any]:
+    def _existing(self, ids: set[int], *, lock: bool = False) -> dict[int, Any]:
+        """The stored rows of this module with ``ids``; ``lock`` for rows about to be written."""
         if not ids:
             return {}
-        return {
-            r.id: r
-            for r in self.conn.execute(
-                sa.select(*RECORD_COLUMNS).where(R.c.id.in_(ids), R.c.module_id == int(self.mod.id))
-            ).all()
-        }
+        q = sa.select(*RECORD_COLUMNS).where(R.c.id.in_(ids), R.c.module_id == int(self.mod.id))
+        return {r.id: r for r in self.conn.execute(locked(q) if lock else q).all()}
 
     def _stale(self, i: int, record_id: int | None, modified_time: int | None) -> bool:
         """Whether row ``i`` now writes another record (or version) than the one validated:
@@ -643,18 +641,7 @@ class WriteCall:
     def delete(self, items: list[Any]) -> list[dict[str, Any]]:
         wanted = [id_of(x) for x in items]
         valid = {w for w in wanted if w is not None}
-        existing = (
-            {
-                r.id: r
-                for r in self.conn.execute(
-                    sa.select(*RECORD_COLUMNS).where(
-                        R.c.id.in_(valid), R.c.module_id == int(self.mod.id)
-                    )
-                ).all()
-            }
-            if valid
-            else {}
-        )
+        existing = self._existing(valid, lock=True)
         out = []
         gone: list[Any] = []
         for raw, rid in zip(items, wanted, strict=True):
@@ -701,7 +688,7 @@ class WriteCall:
         for r in refs:
             by_child.setdefault(r.record_id, set()).add(r.field_id)
         children = self.conn.execute(
-            sa.select(*RECORD_COLUMNS).where(R.c.id.in_(list(by_child)))
+            locked(sa.select(*RECORD_COLUMNS).where(R.c.id.in_(list(by_child))))
         ).all()
         notes = self.snap.modules.get("Notes")
         note_rows = [c for c in children if notes is not None and c.module_id == int(notes.id)]

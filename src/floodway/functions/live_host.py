@@ -334,6 +334,12 @@ class LiveHost:
 # convertLead on the real store: one transaction, all or nothing.
 
 
+def _already_converted(rid: str) -> DelugeMap:
+    return error_map(
+        "INVALID_DATA", {"api_name": "id", "id": rid}, "the lead has already been converted"
+    )
+
+
 class _Rollback(Exception):
     def __init__(self, error: DelugeMap) -> None:
         super().__init__("rollback")
@@ -364,7 +370,7 @@ def convert_lead(tasks: StoreTasks, rid: str, opts: DelugeMap) -> DelugeMap:
 
     from floodway.crm import schema as ct
     from floodway.crm.events import RecordChange
-    from floodway.crm.writing import WriteCall
+    from floodway.crm.writing import WriteCall, locked
     from floodway.db import write_transaction
 
     crm = tasks.crm
@@ -372,9 +378,7 @@ def convert_lead(tasks: StoreTasks, rid: str, opts: DelugeMap) -> DelugeMap:
     if lead is None:
         return invalid_id_map(rid)
     if lead.get("$converted"):
-        return error_map(
-            "INVALID_DATA", {"api_name": "id", "id": rid}, "the lead has already been converted"
-        )
+        return _already_converted(rid)
     owner = (lead.get("Owner") or {}).get("id") or tasks.user_id
     if query_get(opts, "assign_to") is not None:
         owner = id_of(query_get(opts, "assign_to")) or ""
@@ -399,6 +403,24 @@ def convert_lead(tasks: StoreTasks, rid: str, opts: DelugeMap) -> DelugeMap:
 
     try:
         with write_transaction(crm.engine) as conn:
+            # The lead is locked first: a second conversion waits, then sees it converted.
+            R = ct.records
+            row = conn.execute(
+                locked(
+                    sa.select(
+                        R.c.data,
+                        R.c.owner_id,
+                        R.c.created_time,
+                        R.c.created_by,
+                        R.c.modified_time,
+                        R.c.modified_by,
+                    ).where(R.c.id == int(rid))
+                )
+            ).one_or_none()
+            if row is None:
+                raise _Rollback(invalid_id_map(rid))
+            if row.data.get("$converted"):
+                raise _Rollback(_already_converted(rid))
             if account_id is None and lead.get("Company"):
                 acc = {d: lead[s] for s, d in LEAD_TO_ACCOUNT.items() if lead.get(s) is not None}
                 acc["Owner"] = owner
@@ -421,17 +443,6 @@ def convert_lead(tasks: StoreTasks, rid: str, opts: DelugeMap) -> DelugeMap:
                     deal["Account_Name"] = account_id
                 deal["Contact_Name"] = contact_id
                 deal_id = write(conn, "Deals", deal)
-            R = ct.records
-            row = conn.execute(
-                sa.select(
-                    R.c.data,
-                    R.c.owner_id,
-                    R.c.created_time,
-                    R.c.created_by,
-                    R.c.modified_time,
-                    R.c.modified_by,
-                ).where(R.c.id == int(rid))
-            ).one()
             now = crm.now_ms()
             uid = int(tasks.user_id)
             data = {**row.data, "$converted": True}
