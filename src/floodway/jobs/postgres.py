@@ -220,7 +220,10 @@ class ProcrastinateQueue(JobQueue):
         tasks = [
             asyncio.create_task(
                 app.run_worker_async(
-                    queues=[QUEUE],
+                    # Every queue (floodway has one): with a queue filter PostgreSQL plans the
+                    # fetch as a sort of every waiting job instead of a walk of the priority
+                    # index, and a backlog of thousands made each fetch cost ~100 ms.
+                    queues=None,
                     name=f"floodway-{os.getpid()}" + (f"-{i}" if loops > 1 else ""),
                     concurrency=size,
                     wait=True,
