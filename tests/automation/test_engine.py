@@ -361,6 +361,32 @@ def test_a_failing_action_does_not_stop_the_next_one(env: Env) -> None:
     assert fired_for(env, good) == [rid]
 
 
+def test_a_rules_instant_actions_run_one_after_another_in_manifest_order(env: Env) -> None:
+    """Four job slots: the function still sees the first field update and not the second."""
+    reader = env.function(
+        "String dealId",
+        'info zoho.crm.getRecordById("Deals", dealId.toLong()).get("Description");',
+    )
+    env.rule(
+        on="create",
+        actions=[
+            {"field_update": {"Description": "first"}},
+            {"function": reader, "arguments": {"dealId": "${Deals.id}"}},
+            {"field_update": {"Description": "second"}},
+        ],
+    )
+    env.queue.stop()
+    env.queue.start(concurrency=4)
+    try:
+        deals = [env.create() for _ in range(6)]
+        env.settle()
+    finally:
+        env.queue.stop()
+        env.queue.start(concurrency=1)
+    assert [e["info"] for e in env.executions(reader)] == [["first"]] * len(deals)
+    assert all(env.get(rid)["Description"] == "second" for rid in deals)
+
+
 # --------------------------------------------------------------------------- transactions
 
 

@@ -352,3 +352,56 @@ def test_every_makes_up_a_few_missed_due_times_but_not_a_long_gap(make_queue: Ma
     assert wait_for(lambda: len(ticks) == 5, 3.0)
     time.sleep(0.5)
     assert ticks[4] - ticks[3] == 3_600_000 and len(ticks) == 5
+
+
+def test_jobs_sharing_a_lock_run_one_at_a_time_in_enqueue_order(
+    engine: Engine, make_queue: MakeQueue
+) -> None:
+    """Four slots, a lock of three jobs (the first fails, the second is held) and a job of
+    another lock: the locked jobs never overlap and start in order, a failure does not stop
+    the ones after it, and the other lock is not held up."""
+    release = threading.Event()
+    running: set[str] = set()
+    overlaps: list[tuple[str, ...]] = []
+    guard = threading.Lock()
+
+    def work(job: Job) -> None:
+        name = str(job.args["name"])
+        with guard:
+            if job.args.get("lock") and any(n.startswith("a") for n in running):
+                overlaps.append((name, *running))
+            running.add(name)
+        try:
+            if name == "a1":
+                raise ValueError("first fails")
+            if name == "a2":
+                assert release.wait(5)
+            time.sleep(0.05)
+        finally:
+            with guard:
+                running.discard(name)
+
+    seen = Recorder(work)
+    queue = make_queue(worker_concurrency=4)
+    queue.register("t.locked", seen)
+    queue.start()
+    with write_transaction(engine) as conn:
+        queue.enqueue_many(
+            conn,
+            [
+                NewJob("t.locked", {"name": "a1", "lock": True}, lock="a"),
+                NewJob("t.locked", {"name": "a2", "lock": True}, lock="a"),
+                NewJob("t.locked", {"name": "a3", "lock": True}, lock="a"),
+                NewJob("t.locked", {"name": "b1"}, lock="b"),
+            ],
+        )
+    assert seen.wait(3)  # a1, a2 and b1 (b1 while a2 is held)
+    names = [str(j.args["name"]) for j in seen.jobs]
+    assert "a3" not in names, names  # waits for a2
+    assert "b1" in names
+    release.set()
+    assert queue.wait_idle(10)
+    names = [str(j.args["name"]) for j in seen.jobs]
+    assert [n for n in names if n.startswith("a")] == ["a1", "a2", "a3"]
+    assert overlaps == []
+    assert queue.counts() == {"todo": 0, "doing": 0, "succeeded": 3, "failed": 1}

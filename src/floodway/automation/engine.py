@@ -5,7 +5,8 @@ docs/automation-service-api.md §2.2).
 For every enabled rule of the module it tests the trigger, the criteria on the committed record,
 ``repeat`` and the loop guard, and enqueues one ``automation.action`` job per instant action,
 keyed ``wf:<rule_id>:<event_id>:<index>``, on the same connection: the record and its jobs
-commit together or not at all. Scheduled actions (``after``) and date rules get a
+commit together or not at all. The instant jobs of one firing share a job lock, so they run one
+after another in manifest order (§4.4). Scheduled actions (``after``) and date rules get a
 ``scheduled_actions`` row and a delayed job instead (planning.py). Date rules are planned on
 every write that sets their field, whoever wrote it: their time is a property of the stored
 record, not an effect of the write.
@@ -359,6 +360,10 @@ class WorkflowEngine:
         item, rule = f.item, f.rule
         depth = f.depth + 1
         instant: list[NewJob] = [] if batch is None else batch
+        # A rule's instant actions run one after another in manifest order (§4.4): their jobs
+        # share a lock, which the job engine runs one at a time in enqueue order.
+        several = sum(1 for a in rule.actions if a.after is None) > 1
+        lock = f"wf:{item.id}:{f.event_id}" if several else None
         for index, action in enumerate(rule.actions):
             key = f"wf:{item.id}:{f.event_id}:{index}"
             if action.after is None:
@@ -372,7 +377,7 @@ class WorkflowEngine:
                     "trigger_ms": f.trigger_ms,
                     "record": f.record,
                 }
-                instant.append(NewJob(TASK, args, key))
+                instant.append(NewJob(TASK, args, key, lock=lock))
                 continue
             due = planning.after_due_ms(f.trigger_ms, action.after, self.crm.tz)
             row_id = self.crm.ids.next_id()

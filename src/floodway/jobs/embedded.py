@@ -55,9 +55,23 @@ class EmbeddedQueue(JobQueue):
         self._generation = 0  # bumped by every wake-up, so none is lost between check and wait
         self._threads: list[threading.Thread] = []
         # Built once: the statements every claim runs.
+        other = jobs.alias("other")
+        lock_busy = (
+            sa.select(other.c.id)
+            .where(
+                other.c.lock == jobs.c.lock,
+                sa.or_(
+                    other.c.status == "doing",
+                    sa.and_(other.c.status == "todo", other.c.id < jobs.c.id),
+                ),
+            )
+            .exists()
+        )
         due = sa.and_(
             jobs.c.status == "todo",
             sa.or_(jobs.c.run_at_ms.is_(None), jobs.c.run_at_ms <= sa.bindparam("now")),
+            # A job with a lock waits for the earlier and the running jobs of its lock.
+            sa.or_(jobs.c.lock.is_(None), sa.not_(lock_busy)),
         )
         self._peek = sa.select(jobs.c.id).where(due).limit(1)
         first_due = (
@@ -96,6 +110,7 @@ class EmbeddedQueue(JobQueue):
                     "max_attempts": self._max_attempts(new.task),
                     "recovered": False,
                     "created_ms": now,
+                    "lock": new.lock,
                 }
                 for new in batch
             ],

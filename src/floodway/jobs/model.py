@@ -45,6 +45,7 @@ class NewJob:
     args: dict[str, Any]
     key: str | None = None
     run_at_ms: int | None = None
+    lock: str | None = None  # jobs sharing a lock run one at a time, in enqueue order
 
 
 class RetryLater(Exception):

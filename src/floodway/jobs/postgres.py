@@ -110,7 +110,7 @@ class ProcrastinateQueue(JobQueue):
         jobs = [
             pjobs.Job(
                 queue=QUEUE,
-                lock=None,
+                lock=new.lock,  # procrastinate runs jobs of one lock one at a time, in order
                 queueing_lock=None,
                 task_name=TASK_NAME,
                 task_kwargs={

@@ -48,7 +48,16 @@ jobs = sa.Table(
     sa.Column("finished_ms", sa.BigInteger, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
+    # Jobs sharing a lock run one at a time, in enqueue (id) order (migration 0010).
+    sa.Column("lock", sa.String(200), nullable=True),
     sa.Index("ix_jobs_status_run_at", "status", "run_at_ms"),
+    sa.Index(
+        "ix_jobs_lock",
+        "lock",
+        "id",
+        postgresql_where=sa.text("lock IS NOT NULL"),
+        sqlite_where=sa.text("lock IS NOT NULL"),
+    ),
     sqlite_autoincrement=True,  # ids are never reused, even after a purge
 )
 
