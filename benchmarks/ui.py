@@ -542,6 +542,12 @@ def measure_pages(
     page("Dashboard `/dashboard` (24 h)", "/dashboard", "Failing functions")
     page("Dashboard, 7 d", "/dashboard?range=7d", "Failing functions")
     page("Dashboard, 30 d", "/dashboard?range=30d", "Failing functions")
+    page(
+        "Palette, records by name `/palette?q=benchmark deal 4242`",
+        "/palette?q=benchmark%20deal%204242",
+        "Benchmark deal 4242",
+    )
+    page("Palette, a word matching nothing", "/palette?q=zzzz%20nothing", '"results"')
 
     for lines in (100, 1_000):
         source = check_source(lines)

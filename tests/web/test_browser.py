@@ -168,15 +168,15 @@ def test_console_records_loop_in_a_browser(page: Any, server: Server) -> None:
 
     # Both in their lists; the search narrows the deals list as you type.
     pg.goto("/m/Deals")
-    row = pg.locator("tbody tr", has_text="Annual licence 2027")
+    row = pg.locator("main tbody tr", has_text="Annual licence 2027")
     assert row.count() == 1
     assert "48,000.00" in row.inner_text()
     pg.fill("#q", "Annual")
     pg.wait_for_url(re.compile(r".*q=Annual.*"))
-    assert pg.locator("tbody tr").count() == 1
+    assert pg.locator("main tbody tr").count() == 1
     _shot(pg, "deals-list")
     pg.goto("/m/Accounts")
-    assert pg.locator("tbody tr", has_text="Brightwater Labs").count() == 1
+    assert pg.locator("main tbody tr", has_text="Brightwater Labs").count() == 1
 
     # Edit with a validation error next to the field; what was typed stays.
     pg.goto(deal_url + "/edit")
@@ -201,3 +201,75 @@ def test_console_records_loop_in_a_browser(page: Any, server: Server) -> None:
     pg.wait_for_url(re.compile(r".*/login$"))
     pg.goto(deal_url)
     assert "/login?next=" in pg.url
+
+
+def test_palette_and_keyboard_shortcuts_in_a_browser(page: Any, server: Server) -> None:
+    pg = page
+    _sign_in(pg, server)
+
+    # Ctrl+K: an action by name, then the new record by the start of its name.
+    pg.keyboard.press("Control+k")
+    palette = pg.locator("dialog#palette")
+    assert palette.is_visible()
+    assert pg.evaluate("document.activeElement.id") == "palette-q"
+    pg.keyboard.type("new acc")
+    pg.locator("#palette-list [role=option]", has_text="New Account").wait_for()
+    assert pg.locator("#palette-list [aria-selected=true]").inner_text().startswith("New Account")
+    pg.keyboard.press("Enter")
+    pg.wait_for_url(re.compile(r".*/m/Accounts/new$"))
+    pg.fill("#f-Account_Name", "Kestrel Freight Palette")
+    pg.click("button:has-text('Save')")
+    pg.wait_for_url(re.compile(r".*/m/Accounts/\d+\?done=created"))
+    account_url = pg.url.split("?")[0]
+
+    pg.click("[data-palette-open]")  # the visible control does the same
+    pg.keyboard.type("kestrel freight")
+    option = pg.locator("#palette-list [role=option]", has_text="Kestrel Freight Palette")
+    option.wait_for()
+    _shot(pg, "palette")
+    pg.keyboard.press("ArrowDown")
+    pg.keyboard.press("ArrowUp")
+    assert option.get_attribute("aria-selected") == "true"
+    pg.keyboard.press("Enter")
+    pg.wait_for_url(account_url)
+    assert pg.locator("h1").inner_text() == "Kestrel Freight Palette"
+
+    # Escape closes the palette and gives the focus back.
+    pg.locator("[data-palette-open]").focus()
+    pg.keyboard.press("Control+k")
+    assert palette.is_visible()
+    pg.keyboard.press("Escape")
+    assert not palette.is_visible()
+    assert pg.evaluate("document.activeElement.hasAttribute('data-palette-open')")
+
+    # g-sequences go to pages; "e" edits the record; "?" shows the help.
+    pg.locator("main").click(position={"x": 5, "y": 5})
+    pg.keyboard.press("e")
+    pg.wait_for_url(account_url + "/edit")
+    pg.goto("/")
+    pg.keyboard.press("g")
+    pg.keyboard.press("f")
+    pg.wait_for_url(re.compile(r".*/functions$"))
+    pg.keyboard.press("g")
+    pg.keyboard.press("d")
+    pg.wait_for_url(re.compile(r".*/m/Deals$"))
+    pg.keyboard.press("Shift+?")
+    help_dialog = pg.locator("dialog#shortcuts")
+    assert help_dialog.is_visible()
+    pg.keyboard.press("Escape")
+    assert not help_dialog.is_visible()
+
+    # Typing in a field is typing, not a shortcut; single keys can be switched off.
+    pg.fill("#q", "gf")
+    assert pg.url.endswith("/m/Deals") or "q=gf" in pg.url
+    pg.click(".usermenu summary")
+    pg.uncheck("[data-keys-toggle]")
+    pg.locator("main h1").click()
+    pg.keyboard.press("g")
+    pg.keyboard.press("h")
+    pg.wait_for_timeout(300)
+    assert re.search(r"/m/Deals", pg.url)
+    pg.reload()
+    pg.click(".usermenu summary")
+    assert not pg.is_checked("[data-keys-toggle]")
+    pg.check("[data-keys-toggle]")

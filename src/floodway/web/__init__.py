@@ -31,6 +31,7 @@ def mount(app: Any) -> None:
         function_history,
         function_settings,
         functions_pages,
+        palette,
         records,
         settings_pages,
     )
@@ -54,6 +55,7 @@ def mount(app: Any) -> None:
     app.include_router(executions_pages.router)
     app.include_router(dashboard.router)
     app.include_router(settings_pages.router)
+    app.include_router(palette.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="console-static")
 
     previous = app.exception_handlers.get(StarletteHTTPException)

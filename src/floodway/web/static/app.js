@@ -69,15 +69,179 @@
     if (summary) { summary.focus(); }
   }
 
-  // Single-key shortcuts (console-ux.md §5), off while typing.
+  // ---- command palette (console-ux.md §5): Ctrl/⌘+K, answers from GET /palette as data.
+  var palette = {
+    dialog: null, input: null, list: null, status: null, opener: null,
+    items: [], active: -1, seq: 0, timer: null,
+
+    setup: function () {
+      this.dialog = document.getElementById("palette");
+      if (!this.dialog) { return; }
+      this.input = document.getElementById("palette-q");
+      this.list = document.getElementById("palette-list");
+      this.status = this.dialog.querySelector(".palette-status");
+      var self = this;
+      this.input.addEventListener("input", function () {
+        clearTimeout(self.timer);
+        self.timer = setTimeout(function () { self.query(); }, 90);
+      });
+      this.input.addEventListener("keydown", function (e) {
+        if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+          e.preventDefault();
+          self.select(self.active + (e.key === "ArrowDown" ? 1 : -1));
+        } else if (e.key === "Enter") {
+          e.preventDefault();
+          self.open(self.active);
+        }
+      });
+      this.list.addEventListener("click", function (e) {
+        var li = e.target.closest("li[role=option]");
+        if (li) { self.open(parseInt(li.dataset.index, 10)); }
+      });
+      this.dialog.addEventListener("close", function () {
+        if (self.opener && document.contains(self.opener)) { self.opener.focus(); }
+      });
+    },
+
+    show: function () {
+      if (!this.dialog || this.dialog.open) { return; }
+      this.opener = document.activeElement;
+      this.input.value = "";
+      this.dialog.showModal();
+      this.input.focus();
+      this.query();
+    },
+
+    query: function () {
+      var self = this;
+      var seq = ++this.seq;
+      fetch("/palette?q=" + encodeURIComponent(this.input.value), {
+        credentials: "same-origin", headers: { "Accept": "application/json" }
+      }).then(function (r) {
+        if (!r.ok) { throw new Error(String(r.status)); }
+        return r.json();
+      }).then(function (data) {
+        if (seq === self.seq) { self.draw(data.results || []); }  // a stale answer is dropped
+      }).catch(function () {
+        if (seq === self.seq) { self.status.textContent = "Cannot reach floodway — try again."; }
+      });
+    },
+
+    draw: function (results) {
+      this.items = results;
+      this.list.textContent = "";
+      var group = null;
+      var self = this;
+      results.forEach(function (r, i) {
+        if (r.group !== group) {
+          group = r.group;
+          var head = document.createElement("li");
+          head.className = "group";
+          head.setAttribute("role", "presentation");
+          head.textContent = group;
+          self.list.appendChild(head);
+        }
+        var li = document.createElement("li");
+        li.setAttribute("role", "option");
+        li.id = "palette-opt-" + i;
+        li.dataset.index = String(i);
+        var label = document.createElement("span");
+        label.textContent = r.label;
+        var detail = document.createElement("span");
+        detail.className = "detail";
+        detail.textContent = r.detail;
+        li.appendChild(label);
+        li.appendChild(detail);
+        self.list.appendChild(li);
+      });
+      var n = results.length;
+      this.status.textContent = n ? n + (n === 1 ? " result" : " results") : "Nothing matches.";
+      this.select(results.length ? 0 : -1);
+    },
+
+    select: function (i) {
+      if (!this.items.length) { this.active = -1; this.input.removeAttribute("aria-activedescendant"); return; }
+      i = (i + this.items.length) % this.items.length;
+      var old = this.list.querySelector("[aria-selected=true]");
+      if (old) { old.setAttribute("aria-selected", "false"); }
+      var li = document.getElementById("palette-opt-" + i);
+      li.setAttribute("aria-selected", "true");
+      li.scrollIntoView({ block: "nearest" });
+      this.input.setAttribute("aria-activedescendant", li.id);
+      this.active = i;
+    },
+
+    open: function (i) {
+      var item = this.items[i];
+      if (item) { window.location.assign(item.href); }
+    }
+  };
+
+  // ---- keyboard shortcuts (console-ux.md §5). Single keys are off while typing, and can be
+  // switched off for good in the user menu (kept in this browser).
+  var KEYS_OFF = "floodway.single-keys-off";
+  var GO = {
+    h: "/", f: "/functions", e: "/executions", r: "/automation/rules", s: "/settings",
+    l: "/m/Leads", c: "/m/Contacts", a: "/m/Accounts", d: "/m/Deals", t: "/m/Tasks"
+  };
+  var pendingG = 0;
+
+  function singleKeysOn() {
+    try { return window.localStorage.getItem(KEYS_OFF) !== "1"; } catch (err) { return true; }
+  }
+
+  function typing(t) {
+    return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+  }
+
+  // Only places the side navigation offers: the profile's rights decide.
+  function allowed(href) {
+    var base = href === "/automation/rules" ? "/automation" : href;
+    return !!document.querySelector('.sidenav a[href="' + base + '"]');
+  }
+
+  function showShortcuts() {
+    var d = document.getElementById("shortcuts");
+    if (d && !d.open) { d.showModal(); }
+  }
+
   document.addEventListener("keydown", function (e) {
-    if (e.ctrlKey || e.metaKey || e.altKey) { return; }
-    var t = e.target;
-    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) { return; }
+    if (e.defaultPrevented) { return; }  // the code editor's own keys (Ctrl+Shift+K deletes a line)
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "k") {
+      if (palette.dialog) { e.preventDefault(); palette.show(); }
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || !singleKeysOn()) { return; }
+    if (document.querySelector("dialog[open]")) { return; }
+    if (pendingG && Date.now() - pendingG < 1500) {
+      pendingG = 0;
+      var target = GO[e.key];
+      if (target && allowed(target)) { e.preventDefault(); window.location.assign(target); }
+      return;
+    }
+    pendingG = 0;
+    if (e.key === "g") { pendingG = Date.now(); return; }
+    if (e.key === "?") { e.preventDefault(); showShortcuts(); return; }
     var el = document.querySelector('[data-shortcut="' + e.key + '"]');
     if (!el) { return; }
     e.preventDefault();
     if (el.tagName === "INPUT") { el.focus(); } else { el.click(); }
+  });
+
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-palette-open]")) { palette.show(); }
+    if (e.target.closest("[data-shortcuts-open]")) { showShortcuts(); }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    palette.setup();
+    var toggle = document.querySelector("[data-keys-toggle]");
+    if (toggle) {
+      toggle.checked = singleKeysOn();
+      toggle.addEventListener("change", function () {
+        try { window.localStorage.setItem(KEYS_OFF, toggle.checked ? "0" : "1"); } catch (err) { /* private mode */ }
+      });
+    }
   });
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
