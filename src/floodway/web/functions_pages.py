@@ -30,6 +30,7 @@ from starlette.responses import Response
 
 from . import execution_queries as eq
 from .http import Ctx, NotFound, allow_style_nonce, new_style_nonce, route
+from .record_forms import combined_criteria
 
 router = APIRouter()
 
@@ -258,6 +259,7 @@ def editor_page(
     arg_errors: dict[str, str] | None = None,
     message: dict[str, Any] | None = None,
     toast: str | None = None,
+    fill: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
     try:
@@ -279,6 +281,8 @@ def editor_page(
         typed=typed or {},
         nulls=nulls or set(),
         arg_errors=arg_errors or {},
+        attachments=_attachments(ctx, info),
+        fill=fill or {},
         result=result,
         http_calls=http_calls or [],
         message=message,
@@ -289,6 +293,92 @@ def editor_page(
         toast=toast,
     )
     return allow_style_nonce(response, nonce)
+
+
+# ---------------------------------------------------------------------------------- fill as …
+
+
+def _attachments(ctx: Ctx, info: Any) -> list[Any]:
+    from floodway.api.automation import store
+    from floodway.automation.attachments import attachments
+
+    return attachments(store(ctx.request), info.api_name)
+
+
+@route(router, "/functions/{api_name}/fill", ("POST",))
+def fill_arguments(ctx: Ctx, api_name: str) -> Response:
+    """ "Fill as ‹attachment› would…": the arguments a rule, button or related list calling this
+    function would pass for a record (its id, or the start of its name)."""
+    from floodway.api.automation import store
+    from floodway.automation.attachments import arguments_for, find
+    from floodway.automation.errors import AutomationError
+
+    fx = fx_for(ctx)
+    info = function_or_404(fx, api_name)
+    number = chosen_version(ctx, info)
+    version = fx.registry.version(info.api_name, number)
+    _, typed, nulls, _ = _arguments(ctx, list(version.arguments or ()))
+    wanted = ctx.value("fill.record").strip()[:200]
+    fill: dict[str, Any] = {"from": ctx.value("fill.from"), "record": wanted}
+    status = 200
+    try:
+        attachment = find(store(ctx.request), info.api_name, fill["from"])
+        record_id, record_name = _record_for(ctx, attachment.module, wanted)
+        values = arguments_for(ctx.crm, fx, attachment, record_id, author_of(ctx))
+        for name, value in values.items():
+            nulls.discard(name)
+            if value is None:
+                nulls.add(name)
+                typed[name] = ""
+            else:
+                typed[name] = _as_input(value)
+        fill["done"] = f"Filled as {attachment.label} would for {record_name}."
+    except AutomationError as exc:
+        fill["error"] = exc.message
+        status = 422
+    if ctx.is_htmx:
+        return ctx.render(
+            "functions/_arguments.html",
+            info=info,
+            version=version,
+            arguments=[_arg(a) for a in version.arguments or ()],
+            typed=typed,
+            nulls=nulls,
+            arg_errors={},
+            attachments=_attachments(ctx, info),
+            fill=fill,
+        )
+    source = _buffer(ctx) if ctx.form is not None and "source" in ctx.form else None
+    return editor_page(
+        ctx, fx, info, number, source=source, typed=typed, nulls=nulls, fill=fill, status=status
+    )
+
+
+def _record_for(ctx: Ctx, module: str, wanted: str) -> tuple[str, str]:
+    """(id, name) of the record ``wanted`` names: its id, else the first whose name starts so."""
+    from floodway.automation.errors import AutomationError
+
+    if not wanted:
+        raise AutomationError("INVALID_DATA", "Enter a record id or the start of its name")
+    mod = ctx.crm.metadata.module(module)
+    if wanted.isdigit():
+        record = ctx.crm.records.get(module, wanted)
+        if record is not None:
+            return wanted, str(record.get(mod.name_field) or wanted)
+    criteria = combined_criteria("", mod.name_field, wanted)
+    found = ctx.crm.records.search(module, criteria=criteria, per_page=1).data if criteria else []
+    if not found:
+        raise AutomationError("NOT_FOUND", f"No {module} record with the id or name {wanted!r}")
+    return str(found[0]["id"]), str(found[0].get(mod.name_field) or found[0]["id"])
+
+
+def _as_input(value: Any) -> str:
+    """An argument value as the arguments pane shows it: JSON for maps and lists."""
+    from floodway.deluge.values import DelugeList, DelugeMap, text_form, to_json_text
+
+    if isinstance(value, DelugeList | DelugeMap | list | dict):
+        return to_json_text(value)
+    return text_form(value)
 
 
 # ---------------------------------------------------------------------------------- save, publish
