@@ -614,6 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="10,000 Deals, 5,000 executions, 20 requests"
     )
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
     args = parser.parse_args(argv)
     deals, executions, requests = args.records, args.executions, args.requests
     if args.quick:
@@ -621,8 +622,10 @@ def main(argv: list[str] | None = None) -> int:
     if deals < 1_000 or executions < 100 or requests < 2:
         parser.error("--records ≥ 1,000, --executions ≥ 100 and --requests ≥ 2")
 
-    all_results = [run_database("SQLite", None, deals, executions, requests)]
-    print("\n" + all_results[-1].table() + "\n", flush=True)
+    all_results = []
+    if not args.postgres_only:
+        all_results.append(run_database("SQLite", None, deals, executions, requests))
+        print("\n" + all_results[-1].table() + "\n", flush=True)
     if not args.sqlite_only:
         with postgres_database() as url:
             if url is not None:
