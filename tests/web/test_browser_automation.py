@@ -10,7 +10,6 @@ written to ``docs/screenshots/``.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from .test_browser import Server, _shot, _sign_in, browser, page, pytestmark, server  # noqa: F401
@@ -97,18 +96,21 @@ def test_automation_loop_in_a_browser(page: Any, server: Server) -> None:
     assert row.count() == 1 and "(Stage:equals:Closed Won)" in row.inner_text()
     _shot(pg, "automation-rules")
 
-    # Update the deal in the console: the rule fires and its execution shows up in the log.
-    pg.goto(f"/m/Deals/{deal_id}/edit")
-    pg.select_option("#f-Stage", "Closed Won")
-    pg.click("button:has-text('Save')")
-    pg.wait_for_url(re.compile(r".*/m/Deals/\d+\?done=saved"))
-    deadline = time.monotonic() + 15
-    while True:
-        pg.goto("/executions?function=note_stage")
-        rows = pg.locator("#executions tbody tr")
-        if rows.count() or time.monotonic() > deadline:
-            break
-        pg.wait_for_timeout(300)
+    # The log is open while the deal is updated in another tab: the rule fires, the live log
+    # offers "1 new — show" without moving anything, and showing it lists the run.
+    pg.goto("/executions?function=note_stage")
+    assert pg.locator("#executions tbody tr").count() == 0
+    other = pg.context.new_page()
+    other.goto(f"/m/Deals/{deal_id}/edit")
+    other.select_option("#f-Stage", "Closed Won")
+    other.click("button:has-text('Save')")
+    other.wait_for_url(re.compile(r".*/m/Deals/\d+\?done=saved"))
+    other.close()
+    show = pg.locator("[data-live-show]")
+    show.wait_for(state="visible", timeout=20_000)
+    assert show.inner_text() == "1 new — show"
+    show.click()
+    rows = pg.locator("#executions tbody tr")
     assert rows.count() == 1
     assert "Stage watcher" in rows.first.inner_text()
     _shot(pg, "executions")

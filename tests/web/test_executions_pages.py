@@ -67,6 +67,34 @@ def test_log_filters_and_paging(app: Any, admin: Console) -> None:
     assert more and not set(more) & set(ids) and max(map(int, more)) < min(map(int, ids))
 
 
+def test_live_log_counts_newer_runs_matching_its_filters(app: Any, admin: Console) -> None:
+    fx = _fx(app)
+    fx.run("rollup", {"dealId": 1})
+    page = admin.get("/executions?function=rollup")
+    live = re.search(r'data-live="([^"]+)"', page.text)
+    assert live is not None and "function=rollup" in live.group(1)
+    url = live.group(1).replace("&amp;", "&")
+
+    def newer() -> dict[str, Any]:
+        r = admin.get(url)
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+        found: dict[str, Any] = r.json()
+        return found
+
+    assert newer() == {"count": 0, "more": False}
+    fx.run("rollup", {"dealId": 2})
+    fx.run("rollup", {"dealId": 3})
+    fx.run("explode", {"dealId": 4})  # another function: not counted
+    assert newer() == {"count": 2, "more": False}
+    for i in range(100):
+        fx.run("rollup", {"dealId": i})
+    assert newer() == {"count": 99, "more": True}
+    # Older pages and a closed time range do not poll; a bad id is refused.
+    older = admin.get("/executions?function=rollup&before=" + re.findall(r"after=(\d+)", url)[0])
+    assert "data-live=" not in older.text
+    assert admin.get("/executions/newer?after=x").status_code == 400
+
+
 def test_detail_shows_failing_line_of_the_version_that_ran(app: Any, admin: Console) -> None:
     fx = _fx(app)
     bad = fx.run("explode", {"dealId": 7})

@@ -101,7 +101,40 @@ def log_page(crm: Any, f: LogFilter, now_ms: int, limit: int = 50) -> LogPage:
         E.c.chain_depth,
         E.c.rerun_of,
     ]
-    q = sa.select(*cols).where(E.c.org_id == crm.org_id)
+    q = _filtered(crm, sa.select(*cols), f, now_ms)
+    # One row more than shown tells whether older rows exist; post-filtering may drop a few,
+    # so read a little more than a page.
+    q = q.order_by(E.c.id.desc()).limit(limit * 2 + 1)
+    with read_transaction(crm.engine) as conn:
+        raw = conn.execute(q).all()
+    rows = []
+    last_seen = None
+    for r in raw:
+        last_seen = r.id
+        trig = r.trigger if isinstance(r.trigger, dict) else {}
+        if f.module and str(trig.get("module") or "").lower() != f.module.lower():
+            continue
+        rows.append(_row(r, trig))
+        if len(rows) == limit:
+            break
+    older = None
+    if rows and (len(raw) > limit * 2 or len(rows) == limit):
+        older = rows[-1]["id"] if len(rows) == limit else str(last_seen)
+    return LogPage(rows, older)
+
+
+def newer_count(crm: Any, f: LogFilter, now_ms: int, after_id: int, cap: int = 100) -> int:
+    """How many executions matching ``f`` are newer than ``after_id`` (at most ``cap``): the
+    live log's "N new — show". The module filter is the trigger text match, not re-checked."""
+    newer = _filtered(crm, sa.select(E.c.id), f, now_ms).where(E.c.id > after_id)
+    inner = newer.order_by(E.c.id.desc()).limit(cap).subquery()
+    with read_transaction(crm.engine) as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one())
+
+
+def _filtered(crm: Any, q: Any, f: LogFilter, now_ms: int) -> Any:
+    """``q`` over executions narrowed by ``f`` (all but the module's exact check)."""
+    q = q.where(E.c.org_id == crm.org_id)
     if f.function:
         q = q.where(sa.func.lower(E.c.function) == f.function.lower())
     if f.status in STATUSES:
@@ -135,25 +168,7 @@ def log_page(crm: Any, f: LogFilter, now_ms: int, limit: int = 50) -> LogPage:
                 sa.func.lower(sa.cast(E.c.info, sa.Text)).like(needle, escape="\\"),
             )
         )
-    # One row more than shown tells whether older rows exist; post-filtering may drop a few,
-    # so read a little more than a page.
-    q = q.order_by(E.c.id.desc()).limit(limit * 2 + 1)
-    with read_transaction(crm.engine) as conn:
-        raw = conn.execute(q).all()
-    rows = []
-    last_seen = None
-    for r in raw:
-        last_seen = r.id
-        trig = r.trigger if isinstance(r.trigger, dict) else {}
-        if f.module and str(trig.get("module") or "").lower() != f.module.lower():
-            continue
-        rows.append(_row(r, trig))
-        if len(rows) == limit:
-            break
-    older = None
-    if rows and (len(raw) > limit * 2 or len(rows) == limit):
-        older = rows[-1]["id"] if len(rows) == limit else str(last_seen)
-    return LogPage(rows, older)
+    return q
 
 
 def trigger_record(dialect: str) -> Any:
@@ -182,6 +197,20 @@ def run_counts(crm: Any, since_ms: int, function: str | None = None) -> dict[Any
         q = q.where(E.c.function == function)
     with read_transaction(crm.engine) as conn:
         return {r.k: [int(r.n), int(r.f or 0)] for r in conn.execute(q).all()}
+
+
+def hourly_run_counts(crm: Any, since_ms: int) -> dict[str, list[int]]:
+    """Runs and failures per function from the hour holding ``since_ms`` on, read from the
+    hourly counters (``execution_hourly``): a few rows per function and hour instead of every
+    execution of the range. The window starts at that hour, so it holds up to an hour more."""
+    failed = sa.func.sum(sa.case((H.c.status == "failure", H.c.runs), else_=0))
+    q = (
+        sa.select(H.c.function, sa.func.sum(H.c.runs).label("n"), failed.label("f"))
+        .where(H.c.org_id == crm.org_id, H.c.hour >= since_ms // HOUR_MS)
+        .group_by(H.c.function)
+    )
+    with read_transaction(crm.engine) as conn:
+        return {str(r.function): [int(r.n or 0), int(r.f or 0)] for r in conn.execute(q).all()}
 
 
 def last_run(crm: Any, function: str) -> dict[str, Any] | None:

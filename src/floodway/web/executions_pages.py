@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from fastapi import APIRouter
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from . import execution_queries as q
 from .http import Ctx, NotFound, route
@@ -24,6 +24,8 @@ router = APIRouter()
 PAGE: Final = "Executions"
 PER_PAGE: Final = 50
 EXCERPT: Final = 2  # source lines shown above and below the failing one
+LIVE_CAP: Final = 99  # "99+ new"
+NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 def _fx(ctx: Ctx) -> Any:
@@ -70,9 +72,16 @@ def execution_log(ctx: Ctx) -> Response:
     for key in ("from", "to"):
         if ctx.value(key):
             query[key] = ctx.value(key)
+    live = None
+    if not f.before and f.until_ms is None:
+        # The first page of an open-ended range: poll for newer runs (console-ux.md §2).
+        after = page.rows[0]["id"] if page.rows else "0"
+        live = ctx.url("/executions/newer", **query, after=after)
     return ctx.render(
         "executions/log.html",
         f=f,
+        live=live,
+        here=ctx.url("/executions", **query),
         rows=page.rows,
         older=ctx.url("/executions", **query, before=page.older) if page.older else None,
         newest=ctx.url("/executions", **query) if f.before else None,
@@ -85,6 +94,17 @@ def execution_log(ctx: Ctx) -> Response:
         filters_on=f.active or bool(ctx.value("from") or ctx.value("to")),
         modules=[m.api_name for m in ctx.crm.metadata.modules()],
     )
+
+
+@route(router, "/executions/newer")
+def newer_executions(ctx: Ctx) -> Response:
+    """``{"count": n, "more": bool}``: runs matching the log's filters newer than ``after``."""
+    _fx(ctx)
+    after = ctx.value("after")
+    if not after.isdigit():
+        return JSONResponse({"count": 0, "more": False}, status_code=400, headers=NO_STORE)
+    n = q.newer_count(ctx.crm, log_filter(ctx), ctx.crm.now_ms(), int(after), cap=LIVE_CAP + 1)
+    return JSONResponse({"count": min(n, LIVE_CAP), "more": n > LIVE_CAP}, headers=NO_STORE)
 
 
 def _execution(fx: Any, execution_id: str) -> dict[str, Any]:

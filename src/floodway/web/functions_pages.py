@@ -101,9 +101,10 @@ def author_label(ctx: Ctx, author: str | None) -> str:
 def function_list(ctx: Ctx) -> Response:
     fx = fx_for(ctx)
     since = datetime.now(UTC) - timedelta(hours=24)
-    # One grouped count for every function (an index read), not their runs one by one.
+    # The hourly counters of every function, not their runs one by one.
     counts: dict[str, list[int]] = {}
-    for name, (runs, failures) in eq.run_counts(ctx.crm, int(since.timestamp() * 1000)).items():
+    hourly = eq.hourly_run_counts(ctx.crm, int(since.timestamp() * 1000))
+    for name, (runs, failures) in hourly.items():
         total = counts.setdefault(str(name).lower(), [0, 0])
         total[0] += runs
         total[1] += failures

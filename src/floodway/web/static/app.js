@@ -65,6 +65,27 @@
         if (changed) { e.preventDefault(); e.returnValue = ""; }
       });
     });
+    // Live lists (console-ux.md §2): every 5 s while the page is visible, ask how many newer
+    // rows match and offer "N new — show" instead of moving the rows under the reader.
+    each(root, "[data-live]", function (el) {
+      var link = el.querySelector("[data-live-show]");
+      var poll = function () {
+        if (!document.contains(el)) { return; }
+        if (document.visibilityState === "visible") {
+          fetch(el.dataset.live, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+            .then(function (r) { return r.ok ? r.json() : null; })
+            .then(function (data) {
+              if (!data || !data.count) { return; }
+              var text = data.count + (data.more ? "+" : "") + " new — show";
+              if (link.textContent !== text) { link.textContent = text; }
+              el.hidden = false;
+            })
+            .catch(function () { /* offline for a moment: the next poll tries again */ });
+        }
+        setTimeout(poll, 5000);
+      };
+      setTimeout(poll, 5000);
+    });
     var summary = root.querySelector(".summary[tabindex]");
     if (summary) { summary.focus(); }
   }
