@@ -37,25 +37,27 @@ class Entry:
     chain_depth: int | None = None
 
 
+_INSERT = T.insert()
+
+
 def write(conn: Connection, entry: Entry, *, entry_id: int, org_id: int, now_ms: int) -> None:
-    conn.execute(
-        T.insert().values(
-            id=entry_id,
-            org_id=org_id,
-            rule_id=_int(entry.rule_id),
-            rule=(entry.rule or None) and entry.rule[:200],
-            module=entry.module,
-            record_id=_int(entry.record_id),
-            action_index=entry.action_index,
-            kind=entry.kind,
-            status=entry.status,
-            message=entry.message[:MESSAGE_CHARS],
-            execution_id=_int(entry.execution_id),
-            chain_id=_int(entry.chain_id),
-            chain_depth=entry.chain_depth,
-            created_ms=now_ms,
-        )
-    )
+    row = {
+        "id": entry_id,
+        "org_id": org_id,
+        "rule_id": _int(entry.rule_id),
+        "rule": (entry.rule or None) and entry.rule[:200],
+        "module": entry.module,
+        "record_id": _int(entry.record_id),
+        "action_index": entry.action_index,
+        "kind": entry.kind,
+        "status": entry.status,
+        "message": entry.message[:MESSAGE_CHARS],
+        "execution_id": _int(entry.execution_id),
+        "chain_id": _int(entry.chain_id),
+        "chain_depth": entry.chain_depth,
+        "created_ms": now_ms,
+    }
+    conn.execute(_INSERT, row)  # one cached statement, the values as parameters
 
 
 def list_activity(

@@ -25,9 +25,15 @@ __all__ = ["done", "finish", "get", "start"]
 T = _schema.action_runs
 
 
+_GET = sa.select(T).where(T.c.key == sa.bindparam("key"))
+_FINISH = (
+    T.update().where(T.c.key == sa.bindparam("run_key")).values(finished_ms=sa.bindparam("at"))
+)
+
+
 def get(conn: Connection, key: str) -> Any:
     """The row of ``key`` (``started_ms``, ``finished_ms``, ``execution_id``) or None."""
-    return conn.execute(sa.select(T).where(T.c.key == key)).first()
+    return conn.execute(_GET, {"key": key}).first()
 
 
 def start(conn: Connection, key: str, now_ms: int, execution_id: int | None) -> bool:
@@ -40,7 +46,7 @@ def start(conn: Connection, key: str, now_ms: int, execution_id: int | None) -> 
 
 
 def finish(conn: Connection, key: str, now_ms: int) -> None:
-    conn.execute(T.update().where(T.c.key == key).values(finished_ms=now_ms))
+    conn.execute(_FINISH, {"run_key": key, "at": now_ms})
 
 
 def done(conn: Connection, key: str, now_ms: int) -> bool:

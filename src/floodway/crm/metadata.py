@@ -45,6 +45,10 @@ RESERVED: Final = frozenset(
 )
 
 
+# Read at the start of every write transaction: built once, the org id as a parameter.
+_VERSION = sa.select(t.orgs.c.meta_version).where(t.orgs.c.id == sa.bindparam("org"))
+
+
 @dataclass(frozen=True, slots=True)
 class RelatedList:
     """A related list of ``parent``: records of ``child`` whose lookup ``fields`` hold the parent.
@@ -112,9 +116,7 @@ class Metadata:
         return snap
 
     def _sync(self, conn: Connection, now: float) -> _Snapshot:
-        version = conn.execute(
-            sa.select(t.orgs.c.meta_version).where(t.orgs.c.id == self.crm.org_id)
-        ).scalar_one()
+        version = conn.execute(_VERSION, {"org": self.crm.org_id}).scalar_one()
         snap = self._snap
         if snap is None or snap.version != version:
             snap = self._load(conn, version)

@@ -115,6 +115,12 @@ def generate_password() -> str:
     return secrets.token_urlsafe(22)
 
 
+# Every write reads its actor: built once, the ids as parameters.
+_BY_ID = sa.select(t.users).where(
+    t.users.c.id == sa.bindparam("uid"), t.users.c.org_id == sa.bindparam("org")
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     id: str
@@ -312,10 +318,12 @@ class Users:
             uid = int(user_id)
         except (TypeError, ValueError):
             return None
-        row = self._one(
-            sa.select(t.users).where(t.users.c.id == uid, t.users.c.org_id == self.crm.org_id),
-            conn,
-        )
+        params = {"uid": uid, "org": self.crm.org_id}
+        if conn is not None:
+            row = conn.execute(_BY_ID, params).first()
+        else:
+            with self.crm.engine.connect() as c:
+                row = c.execute(_BY_ID, params).first()
         return _user(row) if row else None
 
     def by_email(self, email: str, conn: Connection | None = None) -> User | None:

@@ -6,7 +6,8 @@ tick run once per due time however many processes tick.
 
 from __future__ import annotations
 
-from typing import Final
+import functools
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,13 +35,8 @@ def claim_key(conn: Connection, key: str, now_ms: int) -> bool:
     """Insert ``key`` in ``conn``'s transaction; False when it was taken before (or is being
     taken by a transaction that then commits: the second insert waits for it)."""
     check_key(key)
-    values = {"key": key, "created_ms": now_ms}
-    if conn.dialect.name == "postgresql":
-        stmt = postgresql.insert(job_keys).values(values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(job_keys).values(values).on_conflict_do_nothing()
-    # RETURNING rather than rowcount, which the PostgreSQL driver does not report here.
-    return conn.execute(stmt.returning(job_keys.c.key)).first() is not None
+    stmt = _claim(conn.dialect.name)
+    return conn.execute(stmt, {"key": key, "created_ms": now_ms}).first() is not None
 
 
 def claim_keys(conn: Connection, keys: list[str], now_ms: int) -> set[str]:
@@ -50,11 +46,16 @@ def claim_keys(conn: Connection, keys: list[str], now_ms: int) -> set[str]:
     if not keys:
         return set()
     rows = [{"key": key, "created_ms": now_ms} for key in keys]
-    if conn.dialect.name == "postgresql":
-        stmt = postgresql.insert(job_keys).values(rows).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(job_keys).values(rows).on_conflict_do_nothing()
-    return {row[0] for row in conn.execute(stmt.returning(job_keys.c.key))}
+    # Several parameter sets with RETURNING: SQLAlchemy sends them as one multi-row INSERT.
+    return {row[0] for row in conn.execute(_claim(conn.dialect.name), rows)}
+
+
+@functools.cache
+def _claim(dialect: str) -> Any:
+    """The key insert, built once per dialect (keys travel as parameters). RETURNING rather
+    than rowcount, which the PostgreSQL driver does not report for ``ON CONFLICT``."""
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(job_keys).on_conflict_do_nothing().returning(job_keys.c.key)
 
 
 def periodic_key(name: str, due_ms: int) -> str:
