@@ -53,6 +53,14 @@ RECORD_COLUMNS: Final = (
     R.c.created_time,
     R.c.modified_time,
 )
+# Built once, ids as parameters: a statement built per call costs more Python time than its
+# round trip, and every getRecordById and lookup rendering runs these.
+_ONE: Final = sa.select(*RECORD_COLUMNS).where(
+    R.c.id == sa.bindparam("rid"), R.c.module_id == sa.bindparam("module")
+)
+_NAMES: Final = sa.select(R.c.id, R.c.name, R.c.module_id).where(
+    R.c.id.in_(sa.bindparam("ids", expanding=True))
+)
 _UNSORTABLE: Final = frozenset({"lookup", "parent", "multiselectpicklist"})
 _NUMERIC: Final = frozenset({"integer", "bigint", "decimal", "currency", "percent"})
 _ISO_TEXT: Final = frozenset({"date", "datetime"})
@@ -135,7 +143,7 @@ class Reader:
         ids = set(ids)
         if not ids:
             return {}
-        rows = conn.execute(sa.select(R.c.id, R.c.name, R.c.module_id).where(R.c.id.in_(ids))).all()
+        rows = conn.execute(_NAMES, {"ids": sorted(ids)}).all()
         return {r.id: (r.name, r.module_id) for r in rows}
 
     def _record(
@@ -220,9 +228,7 @@ class Reader:
         if rid is None:
             return None
         with self.crm.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(*RECORD_COLUMNS).where(R.c.id == rid, R.c.module_id == int(mod.id))
-            ).first()
+            row = conn.execute(_ONE, {"rid": rid, "module": int(mod.id)}).first()
             if row is None:
                 return None
             return self.render(conn, mod, [row], only)[0]
