@@ -105,3 +105,36 @@ def test_depth_limit() -> None:
     guard = LoopGuard(5)
     assert guard.depth_reason(4) is None
     assert guard.depth_reason(5) == "loop guard: chain depth 5 reached"
+
+
+def test_an_action_job_carries_only_the_fields_its_templates_name() -> None:
+    from floodway.automation.snapshot import for_action
+    from floodway.project.merge_fields import parse_template
+    from floodway.project.model import FunctionAction, TaskAction
+
+    record = {
+        "id": "9",
+        "Deal_Name": "Big",
+        "Stage": "Won",
+        "Account_Name": {"id": "7", "name": "Acme"},
+        "Owner": {"id": "3", "name": "Ann"},
+        "Description": "x" * 2000,
+    }
+    call = FunctionAction(
+        "f",
+        {
+            "a": parse_template("${Deals.account_name.name}"),
+            "b": parse_template("Stage ${Deals.Stage}"),
+        },
+    )
+    assert for_action(record, call) == {
+        "id": "9",
+        "Stage": "Won",
+        "Account_Name": {"id": "7", "name": "Acme"},
+    }
+    task = TaskAction({"Subject": parse_template("Call about ${Deals.Deal_Name}")})
+    assert for_action(record, task) == {
+        "id": "9",
+        "Deal_Name": "Big",
+        "Owner": {"id": "3", "name": "Ann"},
+    }

@@ -375,7 +375,7 @@ class WorkflowEngine:
                     "user_id": f.user_id,
                     "chain": [f.chain_id, depth],
                     "trigger_ms": f.trigger_ms,
-                    "record": f.record,
+                    "record": snapshot.for_action(f.record, action),
                 }
                 instant.append(NewJob(TASK, args, key, lock=lock))
                 continue

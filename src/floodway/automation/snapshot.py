@@ -10,6 +10,7 @@ the committed state of the save that fired it (functions-platform.md §3, "Snaps
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +20,25 @@ from sqlalchemy.engine import Connection
 from floodway.crm import schema as ct
 from floodway.crm.events import RecordChange
 from floodway.crm.reading import RECORD_COLUMNS
+from floodway.project.merge_fields import Template
+from floodway.project.model import (
+    Action,
+    EmailAction,
+    FieldUpdateAction,
+    FunctionAction,
+    TaskAction,
+    WebhookAction,
+)
 
 if TYPE_CHECKING:
     from floodway.crm.service import Crm
 
-__all__ = ["current", "of_event"]
+__all__ = ["current", "for_action", "of_event"]
+
+# Every save that fires rules reads its record: built once, the ids as parameters.
+_ONE = sa.select(*RECORD_COLUMNS).where(
+    ct.records.c.id == sa.bindparam("rid"), ct.records.c.module_id == sa.bindparam("module")
+)
 
 
 def current(crm: Crm, conn: Connection, module: str, record_id: str) -> dict[str, Any] | None:
@@ -31,10 +46,7 @@ def current(crm: Crm, conn: Connection, module: str, record_id: str) -> dict[str
     mod = crm.metadata.find(module, conn)
     if mod is None:
         return None
-    R = ct.records
-    row = conn.execute(
-        sa.select(*RECORD_COLUMNS).where(R.c.id == int(record_id), R.c.module_id == int(mod.id))
-    ).first()
+    row = conn.execute(_ONE, {"rid": int(record_id), "module": int(mod.id)}).first()
     if row is None:
         return None
     return crm.records.reader.render(conn, mod, [row])[0]
@@ -60,6 +72,34 @@ def of_event(crm: Crm, conn: Connection, event: RecordChange) -> dict[str, Any] 
         modified_time=_ms(old.get("Modified_Time")),
     )
     return crm.records.reader.render(conn, mod, [row])[0]
+
+
+def for_action(record: Mapping[str, Any], action: Action) -> dict[str, Any]:
+    """What an instant action's job carries of the snapshot: the fields its templates name
+    (and the owner a task is given), not the whole record, which every job of the save would
+    otherwise carry again."""
+    names = {"id"}
+    for template in _templates(action):
+        for mf in template.merge_fields:
+            if mf.kind == "field" and mf.field:
+                names.add(mf.field.lower())
+    if isinstance(action, TaskAction):
+        names.add("owner")
+    return {k: v for k, v in record.items() if k.lower() in names}
+
+
+def _templates(action: Action) -> list[Template]:
+    if isinstance(action, FunctionAction):
+        return list(action.arguments.values())
+    if isinstance(action, FieldUpdateAction):
+        return list(action.values.values())
+    if isinstance(action, WebhookAction):
+        return [action.url, *action.headers.values(), *([action.body] if action.body else [])]
+    if isinstance(action, EmailAction):
+        return [action.to, action.subject, *([action.body] if action.body else [])]
+    if isinstance(action, TaskAction):
+        return [v for v in action.values.values() if isinstance(v, Template)]
+    return []
 
 
 def _ms(text: Any) -> int:
