@@ -257,4 +257,8 @@ def analyse(module: n.Module) -> Facts:
         candidates = set(types)
     facts.types = {v: t for v, t in types.items() if t in (INT, STR)}
     facts.first_top = first_top  # type: ignore[attr-defined]
+    # Compile-time errors that need only the tree (after the variable checks, as before).
+    from .static_checks import check_static
+
+    check_static(module)
     return facts

@@ -77,14 +77,14 @@ def check_module(module: Any, implicit_args: Sequence[str]) -> list[Diagnostic]:
                             f"zoho.{x.name} is a Zoho Creator variable and is null in floodway",
                         )
                     )
-    from .compiler import Compiler
     from .registry import methods_of
+    from .static_checks import known_receiver_type
 
     for s in walk_statements(module.body):
         for e in stmt_exprs(s):
             for x in walk_expr(e):
                 if isinstance(x, n.MethodCall):
-                    tag = Compiler.known_receiver_type(x.receiver)
+                    tag = known_receiver_type(x.receiver)
                     if tag is not None and x.name.lower() not in methods_of(tag):
                         out.append(
                             Diagnostic(

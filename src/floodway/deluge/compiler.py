@@ -47,7 +47,6 @@ _SIMPLE: Final = (n.Assign, n.ExprStmt, n.Info, n.Return, n.Throw, n.Break, n.Co
 _COMPARISONS: Final = frozenset(_PY_CMP)
 
 
-MAX_PY_BLOCKS: Final = 19
 _N = TypeVar("_N", bound=ast.AST)
 _LOAD: Final = ast.Load()  # expression contexts carry no data and can be shared
 _STORE: Final = ast.Store()
@@ -92,7 +91,6 @@ class Compiler:
         self._types: dict[int, str | None] = {}
         self._small: dict[int, bool] = {}
         self._keep: list[n.Expr] = []
-        self.py_blocks = 0
         self.top_index = -1  # index of the top-level statement being compiled
 
     # --- helpers ----------------------------------------------------------------------------
@@ -294,17 +292,6 @@ class Compiler:
             orelse = self.block(s.orelse)
         return loc(ast.If(self.condition(cond), self.block(body), orelse))
 
-    def enter_block(self, node: n.Node, weight: int) -> None:
-        """Loops and try/catch become Python blocks, which CPython nests at most 20 deep."""
-        self.py_blocks += weight
-        if self.py_blocks > MAX_PY_BLOCKS:
-            raise DelugeSyntaxError(
-                f"Nesting of loops and try/catch blocks exceeds the limit of {MAX_PY_BLOCKS} "
-                "levels (a catch block counts as two)",
-                node.line,
-                node.col,
-            )
-
     def for_stmt(self, s: n.ForEach, loc: _Loc) -> ast.For:
         cost = 1 + self.leading_simple(s.body)
         helper = "rt_each_index" if s.index else "rt_each"
@@ -312,9 +299,7 @@ class Compiler:
         added = s.index and s.var not in self.loop_index_vars
         if added:
             self.loop_index_vars.add(s.var)
-        self.enter_block(s, 1)
         body = self.block(s.body, precharged=cost - 1)
-        self.py_blocks -= 1
         if added:
             self.loop_index_vars.discard(s.var)
         return loc(ast.For(target=self.var(loc, s.var, store=True), iter=it, body=body, orelse=[]))
@@ -329,17 +314,13 @@ class Compiler:
                 )
             )
         ]
-        self.enter_block(s, 2)
         handler_body.extend(self.block(s.handler))
-        self.py_blocks -= 2
         handler = loc(
             ast.ExceptHandler(
                 type=loc(ast.Name("rt_RuntimeError", ast.Load())), name=temp, body=handler_body
             )
         )
-        self.enter_block(s, 1)
         try_body = self.block(s.body)
-        self.py_blocks -= 1
         return loc(ast.Try(body=try_body, handlers=[handler], orelse=[], finalbody=[]))
 
     # --- expressions ------------------------------------------------------------------------
@@ -416,7 +397,6 @@ class Compiler:
         if isinstance(e, n.MethodCall):
             low = e.name.lower()
             self.spellings.setdefault(low, e.name)
-            self.check_arity(e, low)
             recv = self.expr(e.receiver)
             args = [self.expr(a) for a in e.args]
             if len(args) <= MAX_FAST_ARITY:
@@ -464,36 +444,6 @@ class Compiler:
                 parts += [self.const(loc, key), self.expr(val)]
             return self.call(loc, "rt_task", parts)
         raise AssertionError(f"unknown expression {type(e).__name__}")
-
-    @staticmethod
-    def known_receiver_type(e: n.Expr) -> str | None:
-        """The Deluge type of a receiver the compiler can see: literals and constructors."""
-        from .values import BOOLEAN, DECIMAL, LIST, MAP, NUMBER, TEXT
-
-        if isinstance(e, n.Literal):
-            v = e.value
-            return {str: TEXT, int: NUMBER, float: DECIMAL, bool: BOOLEAN}.get(type(v))
-        if isinstance(e, n.ListLiteral):
-            return LIST
-        if isinstance(e, n.MapLiteral):
-            return MAP
-        if isinstance(e, n.Constructor):
-            return MAP if e.kind == "map" else LIST
-        return None
-
-    def check_arity(self, e: n.MethodCall, low: str) -> None:
-        """A wrong argument count on a receiver of known type is a syntax error (§8)."""
-        from .registry import methods_of
-
-        tag = self.known_receiver_type(e.receiver)
-        if tag is None:
-            return
-        b = methods_of(tag).get(low)
-        if b is None:
-            return  # unknown methods are runtime errors; `floodway check` reports them
-        k = len(e.args)
-        if k < b.min_args or (b.max_args is not None and k > b.max_args):
-            raise DelugeSyntaxError(b.arity_error(k), e.line, e.col)
 
     def small_text(self, e: n.Expr) -> bool:
         """A TEXT of bounded length built from text literals and NUMBERs only."""

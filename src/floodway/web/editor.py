@@ -117,13 +117,11 @@ def diagnostics(source: str, api_name: str | None, modules: set[str]) -> list[di
     from floodway.deluge import DelugeSyntaxError
     from floodway.deluge.analysis import analyse
     from floodway.deluge.checker import check_module
-    from floodway.deluge.compiler import Compiler
     from floodway.deluge.parser import parse
 
     try:
         module = parse(source)
-        facts = analyse(module)
-        Compiler(module, facts).compile_module("<check>")
+        facts = analyse(module)  # every compile-time error; no code is generated
     except DelugeSyntaxError as exc:
         return [_diag(exc.line or 1, exc.column or 1, "error", exc.message)]
     except RecursionError:
