@@ -14,6 +14,7 @@ HTTP server; both are built by ``build_runtime`` so that every process registers
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -231,6 +232,10 @@ def serve(
             runtime.queue.start(concurrency=_concurrency(settings))
         if mail is not None:
             mail.start()
+        # Everything loaded so far (modules, metadata, templates) lives as long as the process:
+        # out of the collector's generations, full collections during requests stay short.
+        gc.collect()
+        gc.freeze()
         echo(f"floodway: serving on {url}")
         log.info("serving", extra={"url": url, "worker": run_jobs})
         try:
