@@ -287,6 +287,23 @@ def write_executions(
     return ids
 
 
+def analyze(url: str) -> None:
+    """Planner statistics for the rows just loaded, as a database in use has them (autovacuum
+    on PostgreSQL; SQLite plans without them). Right after a bulk load PostgreSQL has none yet
+    and plans, for example, the executions log as a sort of the whole day instead of a walk of
+    the newest ids."""
+    import sqlalchemy as sa
+
+    if not url.startswith("postgresql"):
+        return
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    finally:
+        engine.dispose()
+
+
 def execution_row(
     eid: int,
     org_id: int,
@@ -594,6 +611,7 @@ def run_database(
             rng = random.Random(11)
             exec_ids = write_executions(url, executions, deal_ids, int(time.time() * 1000), rng)
             print(f"[{name}] {executions:,} executions in {time.perf_counter() - t0:.0f} s")
+            analyze(url)
             http, csrf = sign_in(server.url, email, password)
             load = os.getloadavg()[0]
             print(f"[{name}] signed in; timing pages (load {load:.2f})", flush=True)
