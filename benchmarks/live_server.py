@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,3 +211,13 @@ class Results:
         lines = [f"### {self.title}", "", "| metric | value | must |", "| --- | ---: | --- |"]
         lines += [f"| {m} | {v} | {r} |" for m, v, r in self.rows]
         return "\n".join(lines)
+
+
+def verdict(all_results: Sequence[Any]) -> int:
+    """Print which must figures were missed (each result's ``missed``): the exit code, 1 if any."""
+    missed = [m for r in all_results for m in r.missed]
+    if missed:
+        print("must figures missed:\n  " + "\n  ".join(missed))
+        return 1
+    print("all must figures met")
+    return 0

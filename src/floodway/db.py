@@ -9,6 +9,7 @@ once one migrates and the others wait, then find nothing left to do.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -237,3 +238,21 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+@functools.cache
+def insert_ignoring(table: sa.Table, dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING <first key column>`` on ``table``, built once
+    per table and dialect; the rows travel as parameters (a dict, or a list of dicts sent as one
+    multi-row INSERT), and the keys returned are the rows that were new. A statement built per
+    call costs more Python time than its round trip; RETURNING because psycopg reports no
+    rowcount for ``ON CONFLICT``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    else:  # pragma: no cover - other databases are not supported
+        raise RuntimeError(f"unsupported database {dialect}")
+    return stmt.on_conflict_do_nothing().returning(next(iter(table.primary_key.columns)))

@@ -102,9 +102,9 @@ def arguments_for(
     )
 
 
-def find(store: Any, api_name: str, ref: str) -> Attachment:
-    """The attachment ``ref`` (``kind:item_id``) of ``api_name``; ``NOT_FOUND`` otherwise."""
-    for found in attachments(store, api_name):
+def find(listed: list[Attachment], api_name: str, ref: str) -> Attachment:
+    """The attachment ``ref`` (``kind:item_id``) among ``api_name``'s; ``NOT_FOUND`` otherwise."""
+    for found in listed:
         if found.ref == ref:
             return found
     raise AutomationError("NOT_FOUND", f"{api_name} has no attachment {ref}", {"attachment": ref})

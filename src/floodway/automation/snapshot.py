@@ -14,12 +14,10 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from floodway.crm import schema as ct
 from floodway.crm.events import RecordChange
-from floodway.crm.reading import RECORD_COLUMNS
+from floodway.crm.reading import RECORD_BY_ID
 from floodway.project.merge_fields import Template
 from floodway.project.model import (
     Action,
@@ -35,18 +33,13 @@ if TYPE_CHECKING:
 
 __all__ = ["current", "for_action", "of_event"]
 
-# Every save that fires rules reads its record: built once, the ids as parameters.
-_ONE = sa.select(*RECORD_COLUMNS).where(
-    ct.records.c.id == sa.bindparam("rid"), ct.records.c.module_id == sa.bindparam("module")
-)
-
 
 def current(crm: Crm, conn: Connection, module: str, record_id: str) -> dict[str, Any] | None:
     """The record as stored now (``None`` when it does not exist, e.g. deleted since)."""
     mod = crm.metadata.find(module, conn)
     if mod is None:
         return None
-    row = conn.execute(_ONE, {"rid": int(record_id), "module": int(mod.id)}).first()
+    row = conn.execute(RECORD_BY_ID, {"rid": int(record_id), "module": int(mod.id)}).first()
     if row is None:
         return None
     return crm.records.reader.render(conn, mod, [row])[0]

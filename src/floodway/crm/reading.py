@@ -53,9 +53,10 @@ RECORD_COLUMNS: Final = (
     R.c.created_time,
     R.c.modified_time,
 )
-# Built once, ids as parameters: a statement built per call costs more Python time than its
-# round trip, and every getRecordById and lookup rendering runs these.
-_ONE: Final = sa.select(*RECORD_COLUMNS).where(
+# Built once, ids as parameters (``rid``, ``module``; ``ids``): a statement built per call costs
+# more Python time than its round trip, and every record read by id and lookup rendering runs
+# these.
+RECORD_BY_ID: Final = sa.select(*RECORD_COLUMNS).where(
     R.c.id == sa.bindparam("rid"), R.c.module_id == sa.bindparam("module")
 )
 _NAMES: Final = sa.select(R.c.id, R.c.name, R.c.module_id).where(
@@ -228,7 +229,7 @@ class Reader:
         if rid is None:
             return None
         with self.crm.engine.connect() as conn:
-            row = conn.execute(_ONE, {"rid": rid, "module": int(mod.id)}).first()
+            row = conn.execute(RECORD_BY_ID, {"rid": rid, "module": int(mod.id)}).first()
             if row is None:
                 return None
             return self.render(conn, mod, [row], only)[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from . import nodes as n
+from .analysis import child_exprs
 from .errors import DelugeSyntaxError
 
 __all__ = ["MAX_PY_BLOCKS", "check_static"]
@@ -70,30 +71,8 @@ def _enter(node: n.Node, depth: int, weight: int) -> int:
 def _expr(e: n.Expr) -> None:
     if isinstance(e, n.MethodCall):
         _check_arity(e)
-    for child in _children(e):
+    for child in child_exprs(e):
         _expr(child)
-
-
-def _children(e: n.Expr) -> list[n.Expr]:
-    if isinstance(e, n.ListLiteral):
-        return list(e.items)
-    if isinstance(e, n.MapLiteral):
-        return [x for kv in e.entries for x in kv]
-    if isinstance(e, n.Unary):
-        return [e.operand]
-    if isinstance(e, n.Binary | n.Logical):
-        return [e.left, e.right]
-    if isinstance(e, n.IfExpr):
-        return [e.cond, e.then, e.other]
-    if isinstance(e, n.IfNull):
-        return [e.value, e.fallback]
-    if isinstance(e, n.MethodCall):
-        return [e.receiver, *e.args]
-    if isinstance(e, n.FunctionCall | n.Constructor | n.TaskCall | n.FunctionRef):
-        return list(e.args)
-    if isinstance(e, n.TaskBlock):
-        return [v for _, v in e.params]
-    return []
 
 
 def known_receiver_type(e: n.Expr) -> str | None:

@@ -6,12 +6,12 @@ tick run once per due time however many processes tick.
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Final
+from typing import Final
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+
+from floodway.db import insert_ignoring
 
 from .model import MAX_KEY_LENGTH, JobError
 from .schema import job_keys
@@ -35,7 +35,7 @@ def claim_key(conn: Connection, key: str, now_ms: int) -> bool:
     """Insert ``key`` in ``conn``'s transaction; False when it was taken before (or is being
     taken by a transaction that then commits: the second insert waits for it)."""
     check_key(key)
-    stmt = _claim(conn.dialect.name)
+    stmt = insert_ignoring(job_keys, conn.dialect.name)
     return conn.execute(stmt, {"key": key, "created_ms": now_ms}).first() is not None
 
 
@@ -47,15 +47,7 @@ def claim_keys(conn: Connection, keys: list[str], now_ms: int) -> set[str]:
         return set()
     rows = [{"key": key, "created_ms": now_ms} for key in keys]
     # Several parameter sets with RETURNING: SQLAlchemy sends them as one multi-row INSERT.
-    return {row[0] for row in conn.execute(_claim(conn.dialect.name), rows)}
-
-
-@functools.cache
-def _claim(dialect: str) -> Any:
-    """The key insert, built once per dialect (keys travel as parameters). RETURNING rather
-    than rowcount, which the PostgreSQL driver does not report for ``ON CONFLICT``."""
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(job_keys).on_conflict_do_nothing().returning(job_keys.c.key)
+    return {row[0] for row in conn.execute(insert_ignoring(job_keys, conn.dialect.name), rows)}
 
 
 def periodic_key(name: str, due_ms: int) -> str:

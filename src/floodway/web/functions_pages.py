@@ -261,6 +261,7 @@ def editor_page(
     message: dict[str, Any] | None = None,
     toast: str | None = None,
     fill: dict[str, Any] | None = None,
+    attachments: list[Any] | None = None,
     status: int = 200,
 ) -> Response:
     try:
@@ -282,7 +283,7 @@ def editor_page(
         typed=typed or {},
         nulls=nulls or set(),
         arg_errors=arg_errors or {},
-        attachments=_attachments(ctx, info),
+        attachments=_attachments(ctx, info) if attachments is None else attachments,
         fill=fill or {},
         result=result,
         http_calls=http_calls or [],
@@ -310,7 +311,6 @@ def _attachments(ctx: Ctx, info: Any) -> list[Any]:
 def fill_arguments(ctx: Ctx, api_name: str) -> Response:
     """ "Fill as ‹attachment› would…": the arguments a rule, button or related list calling this
     function would pass for a record (its id, or the start of its name)."""
-    from floodway.api.automation import store
     from floodway.automation.attachments import arguments_for, find
     from floodway.automation.errors import AutomationError
 
@@ -321,9 +321,10 @@ def fill_arguments(ctx: Ctx, api_name: str) -> Response:
     _, typed, nulls, _ = _arguments(ctx, list(version.arguments or ()))
     wanted = ctx.value("fill.record").strip()[:200]
     fill: dict[str, Any] = {"from": ctx.value("fill.from"), "record": wanted}
+    listed = _attachments(ctx, info)
     status = 200
     try:
-        attachment = find(store(ctx.request), info.api_name, fill["from"])
+        attachment = find(listed, info.api_name, fill["from"])
         record_id, record_name = _record_for(ctx, attachment.module, wanted)
         values = arguments_for(ctx.crm, fx, attachment, record_id, author_of(ctx))
         for name, value in values.items():
@@ -346,12 +347,21 @@ def fill_arguments(ctx: Ctx, api_name: str) -> Response:
             typed=typed,
             nulls=nulls,
             arg_errors={},
-            attachments=_attachments(ctx, info),
+            attachments=listed,
             fill=fill,
         )
     source = _buffer(ctx) if ctx.form is not None and "source" in ctx.form else None
     return editor_page(
-        ctx, fx, info, number, source=source, typed=typed, nulls=nulls, fill=fill, status=status
+        ctx,
+        fx,
+        info,
+        number,
+        source=source,
+        typed=typed,
+        nulls=nulls,
+        fill=fill,
+        attachments=listed,
+        status=status,
     )
 
 

@@ -245,7 +245,7 @@ class Ctx:
             "ctx": self,
             "viewer": viewer,
             "csrf": viewer.csrf if viewer is not None else "",
-            "nav": _navigation(self, viewer) if viewer is not None else None,
+            "nav": navigation(self, viewer) if viewer is not None else None,
             "org": _org(self),
             "path": self.request.url.path,
             "insecure": self.insecure_banner,
@@ -424,7 +424,7 @@ def readable_modules(ctx: Ctx, viewer: Viewer) -> list[Any]:
     return sorted(mods, key=lambda m: (bool(m.custom), m.sequence_number))
 
 
-def _navigation(ctx: Ctx, viewer: Viewer) -> dict[str, list[NavItem]]:
+def navigation(ctx: Ctx, viewer: Viewer) -> dict[str, list[NavItem]]:
     path = ctx.request.url.path
 
     def item(label: str, href: str, icon: str) -> NavItem:

@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
 
 from .automation_pages import KINDS
-from .http import Ctx, readable_modules, route
+from .http import Ctx, navigation, readable_modules, route
 from .record_forms import combined_criteria
 
 router = APIRouter()
@@ -53,27 +53,34 @@ def _matches(q: str, *texts: str | None) -> bool:
     return all(w in hay for w in words)
 
 
+# The keys that go to a page (app.js), shown next to it.
+HINTS: Final = {
+    "/": "g h",
+    "/functions": "g f",
+    "/executions": "g e",
+    "/automation/rules": "g r",
+    "/settings": "g s",
+    "/m/Leads": "g l",
+    "/m/Contacts": "g c",
+    "/m/Accounts": "g a",
+    "/m/Deals": "g d",
+    "/m/Tasks": "g t",
+}
+
+
 def _pages(ctx: Ctx, q: str) -> list[Entry]:
-    viewer = ctx.viewer
-    pages = [("Home", "/", "g h")]
-    keys = {"Leads": "g l", "Contacts": "g c", "Accounts": "g a", "Deals": "g d", "Tasks": "g t"}
-    for mod in readable_modules(ctx, viewer):
-        label = mod.plural_label or mod.api_name
-        pages.append((label, f"/m/{mod.api_name}", keys.get(mod.api_name, "records")))
-    if viewer.has("manage_functions"):
-        pages += [
-            ("Functions", "/functions", "g f"),
-            ("Connections", "/connections", "page"),
-            ("Executions", "/executions", "g e"),
-            ("Dashboard", "/dashboard", "page"),
-        ]
-    if viewer.has("manage_workflow"):
-        for kind in KINDS.values():
-            hint = "g r" if kind.path == "rules" else "automation"
-            pages.append((kind.title, f"/automation/{kind.path}", hint))
-    if any(viewer.has(p) for p in ("manage_users", "manage_settings", "manage_functions")):
-        pages.append(("Settings", "/settings", "g s"))
-    return [Entry("Pages", label, hint, href) for label, href, hint in pages if _matches(q, label)]
+    """The navigation's pages (the profile's rights decided them), automation by kind."""
+    pages: list[tuple[str, str]] = []
+    for items in navigation(ctx, ctx.viewer).values():
+        for item in items:
+            pages.append((item.label, item.href))
+            if item.href == "/automation":
+                pages += [(k.title, f"/automation/{k.path}") for k in KINDS.values()]
+    return [
+        Entry("Pages", label, HINTS.get(href, "page"), href)
+        for label, href in pages
+        if _matches(q, label)
+    ]
 
 
 def _actions(ctx: Ctx, q: str) -> list[Entry]:
