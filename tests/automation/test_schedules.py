@@ -314,6 +314,7 @@ def test_overlapping_run_is_skipped(env: Env, slow_server: tuple[str, threading.
 def test_running_mark_of_a_dead_process_expires(env: Env) -> None:
     item = env.schedule(cron="*/5 * * * *")
     env.schedules.tick()
+    env.queue.stop()  # only the run below may claim the schedule, not the queue's planned job
     S = automation_schema.schedule_state
     with write_transaction(env.crm.engine) as conn:  # a run left behind by a process that died
         conn.execute(S.update().where(S.c.item_id == int(item.id)).values(running_ms=ms(START)))
@@ -328,6 +329,9 @@ def test_recovered_run_is_reported_interrupted_not_run_again(env: Env) -> None:
     env.schedules.tick()
     due = ms(START.replace(minute=5, second=0))
     eid = env.crm.ids.next_id()
+    # The worker that took the planned job dies: no live worker may run that job on its own
+    # once the clock passes the run's (then expired) running mark.
+    env.queue.stop()
     S = automation_schema.schedule_state
     with write_transaction(env.crm.engine) as conn:  # started on a worker that then died
         conn.execute(
