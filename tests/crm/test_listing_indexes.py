@@ -1,6 +1,7 @@
 """Sorted listings and the name prefix search at scale: the results are exact on both databases,
-and on SQLite the queries read an index (the sort indexes of migration 0009, the ``lower(name)``
-range for ``starts_with``) instead of sorting or scanning the module."""
+and the queries can read an index instead of sorting or scanning the module (SQLite: the sort
+indexes of migration 0009 and the ``lower(name)`` range for ``starts_with``; PostgreSQL: the
+partial sort indexes of migration 0012, in both directions)."""
 
 # ruff: noqa: F401, F811  (pytest fixtures imported from floodway.crm.testing)
 
@@ -99,6 +100,32 @@ def test_sorted_by_amount_with_empty_values_last(fresh_crm: Crm) -> None:
     assert [Decimal(str(a)) for a in got[:2]] == filled[6:8] and got[2] is None
 
 
+def test_every_page_size_pages_through_values_then_empty_ones(fresh_crm: Crm) -> None:
+    # PostgreSQL reads such a page in two parts (records with a value, then the others); pages
+    # that straddle the boundary or start past it must join up exactly.
+    seed(fresh_crm)
+    for order in ("desc", "asc"):
+        whole = fresh_crm.records.list("Deals", sort_by="Amount", sort_order=order, per_page=200)
+        expected = [r["id"] for r in whole.data]
+        assert len(expected) == len(NAMES)
+        for size in range(1, len(NAMES) + 1):
+            got: list[str] = []
+            page_no = 1
+            while True:
+                page = fresh_crm.records.list(
+                    "Deals", sort_by="Amount", sort_order=order, per_page=size, page=page_no
+                )
+                got += [r["id"] for r in page.data]
+                if not page.info["more_records"]:
+                    break
+                page_no += 1
+            assert got == expected, (order, size)
+        beyond = fresh_crm.records.list(
+            "Deals", sort_by="Amount", sort_order=order, per_page=5, page=4
+        )
+        assert beyond.data == [] and beyond.info["more_records"] is False
+
+
 @contextmanager
 def captured(crm: Crm) -> Iterator[list[tuple[str, Any]]]:
     seen: list[tuple[str, Any]] = []
@@ -147,3 +174,46 @@ def test_sqlite_reads_indexes_for_sorted_pages_and_prefix_search(fresh_crm: Crm)
     assert "ix_records_sort_amount" in p and "TEMP B-TREE" not in p, p
     p = plan(fresh_crm, lambda: names(fresh_crm, "Benchmark deal 42"))
     assert "ix_records_module_name" in p and ">?" in p, p
+
+
+def test_postgresql_sort_indexes_serve_both_directions(fresh_crm: Crm) -> None:
+    if fresh_crm.engine.dialect.name != "postgresql":
+        return  # SQLite's plans are checked above
+    seed(fresh_crm)
+    records = fresh_crm.records
+    # (query, whether its criteria are a range the index must read as a condition)
+    cases: list[tuple[Any, bool]] = [
+        (lambda o: records.list("Deals", sort_by="Amount", sort_order=o), False),
+        (lambda o: records.list("Deals", sort_by="Closing_Date", sort_order=o), False),
+        (
+            lambda o: records.search(
+                "Deals",
+                criteria="(Closing_Date:greater_than:2026-01-01)",
+                sort_by="Closing_Date",
+                sort_order=o,
+            ),
+            True,
+        ),
+        (
+            lambda o: records.search(
+                "Deals", criteria="(Amount:greater_than:90000)", sort_by="Amount", sort_order=o
+            ),
+            True,
+        ),
+    ]
+    for run, ranged in cases:
+        for order in ("desc", "asc"):
+            with captured(fresh_crm) as seen:
+                run(order)
+            statement, params = next(s for s in seen if "FROM records" in s[0] and "LIMIT" in s[0])
+            with fresh_crm.engine.connect() as conn:
+                # Eleven rows would be read in a sequential scan: ask whether the index can
+                # give the order at all.
+                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                rows = conn.exec_driver_sql("EXPLAIN " + statement, params).all()
+            lines = [str(r[0]) for r in rows]
+            p = " | ".join(lines)
+            assert "ix_records_sort_" in p and "Sort" not in p, p
+            if ranged:  # the range bounds the walk instead of filtering every record
+                cond = next(line for line in lines if "Index Cond" in line)
+                assert " > " in cond, p

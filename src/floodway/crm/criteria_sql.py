@@ -70,9 +70,21 @@ class Dialect:
         return sa.func.json_extract(R.c.data, sa.literal_column(f"'$.\"{f}\"'"))
 
     def number(self, field: str) -> ColumnElement[Any]:
+        """A number field's value to compare and sort by. PostgreSQL compares the ``jsonb``
+        value itself (numbers in numeric order) against ``number_param``: the sort indexes of
+        migration 0012 then serve ranges too, and unlike a ``::numeric`` cast a stray value
+        cannot make a query or an indexed write fail."""
         if self.pg:
-            return sa.cast(self.text(field), sa.Numeric)
+            return R.c.data.op("->")(sa.literal_column(f"'{_checked(field)}'"))
         return self.text(field)
+
+    def has(self, field: str) -> ColumnElement[bool]:
+        """The record stores the field (empty values are not stored). On PostgreSQL this is the
+        ``data ? 'F'`` predicate of the partial sort indexes (migration 0012), written with the
+        name inline so the planner can match it."""
+        if self.pg:
+            return R.c.data.op("?", is_comparison=True)(sa.literal_column(f"'{_checked(field)}'"))
+        return self.present(field)
 
     def boolean(self, field: str, value: bool) -> ColumnElement[bool]:
         if self.pg:
@@ -94,8 +106,11 @@ class Dialect:
         return fn, fn.c.value
 
     def number_param(self, value: Decimal) -> Any:
+        """A number to compare with ``number``."""
         if self.pg:
-            return value
+            return sa.func.to_jsonb(
+                sa.cast(sa.bindparam(None, value, type_=sa.Numeric), sa.Numeric)
+            )
         return int(value) if value == value.to_integral_value() else float(value)
 
 

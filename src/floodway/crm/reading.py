@@ -67,6 +67,19 @@ _NUMERIC: Final = frozenset({"integer", "bigint", "decimal", "currency", "percen
 _ISO_TEXT: Final = frozenset({"date", "datetime"})
 
 
+@dataclass(frozen=True, slots=True)
+class Ordering:
+    """How a listing is sorted: the ``sort_by``/``sort_order`` names it reports and its
+    ``ORDER BY``; for a field stored in ``data`` also the field and the order of the records
+    that have a value (without the ``NULLS LAST`` that puts the others after them)."""
+
+    name: str
+    order: str
+    columns: list[Any]
+    data_field: str | None = None
+    value_order: list[Any] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class Page:
     """One page of records: ``data`` (REST shape) and ``info`` (compat §7, v3+ keys)."""
@@ -236,9 +249,7 @@ class Reader:
 
     # ------------------------------------------------------------------ listings
 
-    def order(
-        self, mod: ModuleDef, sort_by: str | None, sort_order: str | None
-    ) -> tuple[list[Any], str, str]:
+    def order(self, mod: ModuleDef, sort_by: str | None, sort_order: str | None) -> Ordering:
         order = (sort_order or "desc").strip().lower()
         if order not in ("asc", "desc"):
             raise CrmError("INVALID_DATA", MSG_INVALID_DATA, {"param_name": "sort_order"})
@@ -251,11 +262,11 @@ class Reader:
 
         id_order = direction(R.c.id)
         if low == "id":
-            return [id_order], "id", order
+            return Ordering("id", order, [id_order])
         if low == "created_time":
-            return [direction(R.c.created_time), id_order], "Created_Time", order
+            return Ordering("Created_Time", order, [direction(R.c.created_time), id_order])
         if low == "modified_time":
-            return [direction(R.c.modified_time), id_order], "Modified_Time", order
+            return Ordering("Modified_Time", order, [direction(R.c.modified_time), id_order])
         f = mod.field(key)
         if f is None or f.type in _UNSORTABLE:
             raise CrmError("INVALID_DATA", MSG_INVALID_DATA, {"param_name": "sort_by"})
@@ -266,9 +277,17 @@ class Reader:
             expr = d.text(f.api_name)  # ISO text sorts as it is: no lower(), so indexes match
         else:
             expr = sa.func.lower(d.text(f.api_name))
-        # On SQLite, migration 0009 indexes (module, value, id) of the standard modules' number
-        # and date fields, so such a sorted page is an index walk, not a sort of the module.
-        return [direction(expr).nulls_last(), id_order], f.api_name, order
+        # Records without a value come last in both directions. On SQLite, migration 0009
+        # indexes (module, value, id) of the standard modules' number and date fields and the
+        # sorted page is an index walk; PostgreSQL pages the records with a value first
+        # (``_split_page``) so its partial indexes (migration 0012) serve both directions.
+        return Ordering(
+            f.api_name,
+            order,
+            [direction(expr).nulls_last(), id_order],
+            data_field=f.api_name,
+            value_order=[direction(expr), id_order],
+        )
 
     def base_filters(
         self, mod: ModuleDef, converted: Any, ids: Any, modified_since: Any
@@ -305,7 +324,8 @@ class Reader:
     ) -> Page:
         only = fields_filter(fields)
         size = _per_page(per_page)
-        order_by, sort_name, order = self.order(mod, sort_by, sort_order)
+        ordering = self.order(mod, sort_by, sort_order)
+        sort_name, order = ordering.name, ordering.order
         if page_token and page is not None:
             raise CrmError(
                 "AMBIGUITY_DURING_PROCESSING",
@@ -326,14 +346,16 @@ class Reader:
             if offset >= cap:
                 raise CrmError("LIMIT_REACHED", MSG_LIMIT_REACHED, {"limit": cap})
             limit = min(limit, cap - offset)
-        q = sa.select(*RECORD_COLUMNS).where(*where).order_by(*order_by)
-        if keyset is not None:
-            q = q.where(R.c.id < keyset if order == "desc" else R.c.id > keyset)
-        else:
-            q = q.offset(offset)
-        q = q.limit(limit)
         with self.crm.engine.connect() as conn:
-            rows = conn.execute(q).all()
+            if ordering.data_field is not None and self.dialect == "postgresql":
+                rows = self._split_page(conn, where, ordering, offset, limit)
+            else:
+                q = sa.select(*RECORD_COLUMNS).where(*where).order_by(*ordering.columns)
+                if keyset is not None:
+                    q = q.where(R.c.id < keyset if order == "desc" else R.c.id > keyset)
+                else:
+                    q = q.offset(offset)
+                rows = list(conn.execute(q.limit(limit)).all())
             more = len(rows) > size
             rows = rows[:size]
             data = self.render(conn, mod, rows, only)
@@ -363,6 +385,44 @@ class Reader:
             info["next_page_token"] = self._make_token(payload)
             info["page_token_expiry"] = ms_to_iso(expiry, self.crm.tz)
         return Page(data, info)
+
+    def _split_page(
+        self,
+        conn: Connection,
+        where: list[ColumnElement[bool]],
+        ordering: Ordering,
+        offset: int,
+        limit: int,
+    ) -> list[Any]:
+        """One page sorted by a data field: the records with a value in sort order, then those
+        without one by id. Each part is a plain ``ORDER BY`` that an index can walk in either
+        direction; ``NULLS LAST`` over both would match an index in one direction only."""
+        assert ordering.data_field is not None
+        has = Dialect(self.dialect).has(ordering.data_field)
+        first = (
+            sa.select(*RECORD_COLUMNS)
+            .where(*where, has)
+            .order_by(*ordering.value_order)
+            .offset(offset)
+            .limit(limit)
+        )
+        rows = list(conn.execute(first).all())
+        if len(rows) == limit:
+            return rows
+        skip = 0
+        if not rows:  # the page starts past the records with a value: how far past?
+            with_value = conn.execute(
+                sa.select(sa.func.count()).select_from(R).where(*where, has)
+            ).scalar_one()
+            skip = max(0, offset - with_value)
+        rest = (
+            sa.select(*RECORD_COLUMNS)
+            .where(*where, sa.not_(has))
+            .order_by(ordering.columns[-1])
+            .offset(skip)
+            .limit(limit - len(rows))
+        )
+        return rows + list(conn.execute(rest).all())
 
     # ------------------------------------------------------------------ page tokens
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
@@ -528,7 +529,7 @@ class WriteCall:
         elif f.type == "boolean":
             cond = d.boolean(f.api_name, bool(value))
         elif isinstance(value, (int, float)):
-            cond = d.number(f.api_name) == value
+            cond = d.number(f.api_name) == d.number_param(Decimal(str(value)))
         else:
             return None
         q = sa.select(R.c.id).where(R.c.module_id == int(self.mod.id), cond)
