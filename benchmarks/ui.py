@@ -506,6 +506,7 @@ def measure_pages(
         "/m/Deals?sort=Amount&order=desc&page=10",
         "Benchmark deal",
     )
+    page("Deals list sorted by Deal Name ▲", "/m/Deals?sort=Deal_Name&order=asc", "Benchmark deal")
     page(
         "Deals list, criteria `(Stage:equals:Closed Won)`",
         "/m/Deals?criteria=(Stage:equals:Closed%20Won)",

@@ -104,8 +104,8 @@ def test_every_page_size_pages_through_values_then_empty_ones(fresh_crm: Crm) ->
     # PostgreSQL reads such a page in two parts (records with a value, then the others); pages
     # that straddle the boundary or start past it must join up exactly.
     seed(fresh_crm)
-    for order in ("desc", "asc"):
-        whole = fresh_crm.records.list("Deals", sort_by="Amount", sort_order=order, per_page=200)
+    for sort_by, order in [(f, o) for f in ("Amount", "Deal_Name") for o in ("desc", "asc")]:
+        whole = fresh_crm.records.list("Deals", sort_by=sort_by, sort_order=order, per_page=200)
         expected = [r["id"] for r in whole.data]
         assert len(expected) == len(NAMES)
         for size in range(1, len(NAMES) + 1):
@@ -113,15 +113,15 @@ def test_every_page_size_pages_through_values_then_empty_ones(fresh_crm: Crm) ->
             page_no = 1
             while True:
                 page = fresh_crm.records.list(
-                    "Deals", sort_by="Amount", sort_order=order, per_page=size, page=page_no
+                    "Deals", sort_by=sort_by, sort_order=order, per_page=size, page=page_no
                 )
                 got += [r["id"] for r in page.data]
                 if not page.info["more_records"]:
                     break
                 page_no += 1
-            assert got == expected, (order, size)
+            assert got == expected, (sort_by, order, size)
         beyond = fresh_crm.records.list(
-            "Deals", sort_by="Amount", sort_order=order, per_page=5, page=4
+            "Deals", sort_by=sort_by, sort_order=order, per_page=5, page=4
         )
         assert beyond.data == [] and beyond.info["more_records"] is False
 
@@ -172,6 +172,13 @@ def test_sqlite_reads_indexes_for_sorted_pages_and_prefix_search(fresh_crm: Crm)
         ),
     )
     assert "ix_records_sort_amount" in p and "TEMP B-TREE" not in p, p
+    for order in ("desc", "asc"):
+        p = plan(
+            fresh_crm,
+            lambda o=order: fresh_crm.records.list("Deals", sort_by="Deal_Name", sort_order=o),
+        )
+        # ties of the name are put in id order as the walk goes, not the whole module
+        assert "ix_records_module_name" in p and "TEMP B-TREE FOR ORDER BY" not in p, p
     p = plan(fresh_crm, lambda: names(fresh_crm, "Benchmark deal 42"))
     assert "ix_records_module_name" in p and ">?" in p, p
 
@@ -201,6 +208,16 @@ def test_postgresql_sort_indexes_serve_both_directions(fresh_crm: Crm) -> None:
             True,
         ),
     ]
+    for order in ("desc", "asc"):  # the name column's index, ties put in id order as it goes
+        with captured(fresh_crm) as seen:
+            records.list("Deals", sort_by="Deal_Name", sort_order=order)
+        statement, params = next(s for s in seen if "FROM records" in s[0] and "LIMIT" in s[0])
+        with fresh_crm.engine.connect() as conn:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            conn.exec_driver_sql("SET LOCAL enable_sort = off")  # a full sort, not per name
+            rows = conn.exec_driver_sql("EXPLAIN " + statement, params).all()
+        p = " | ".join(str(r[0]) for r in rows)
+        assert "ix_records_module_name" in p and "Presorted Key" in p, p
     for run, ranged in cases:
         for order in ("desc", "asc"):
             with captured(fresh_crm) as seen:

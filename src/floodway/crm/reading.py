@@ -70,13 +70,13 @@ _ISO_TEXT: Final = frozenset({"date", "datetime"})
 @dataclass(frozen=True, slots=True)
 class Ordering:
     """How a listing is sorted: the ``sort_by``/``sort_order`` names it reports and its
-    ``ORDER BY``; for a field stored in ``data`` also the field and the order of the records
-    that have a value (without the ``NULLS LAST`` that puts the others after them)."""
+    ``ORDER BY``; for a field also the condition that a record has a value and the order of
+    those records (without the ``NULLS LAST`` that puts the others after them)."""
 
     name: str
     order: str
     columns: list[Any]
-    data_field: str | None = None
+    present: ColumnElement[bool] | None = None
     value_order: list[Any] = field(default_factory=list)
 
 
@@ -271,7 +271,12 @@ class Reader:
         if f is None or f.type in _UNSORTABLE:
             raise CrmError("INVALID_DATA", MSG_INVALID_DATA, {"param_name": "sort_by"})
         d = Dialect(self.dialect)
-        if f.type in _NUMERIC:
+        present = d.has(f.api_name)
+        if f.api_name == mod.name_field:
+            # The name is also the ``records.name`` column, indexed as (module, lower(name)).
+            expr = sa.func.lower(R.c.name)
+            present = R.c.name.is_not(None)
+        elif f.type in _NUMERIC:
             expr = d.number(f.api_name)
         elif f.type in _ISO_TEXT:
             expr = d.text(f.api_name)  # ISO text sorts as it is: no lower(), so indexes match
@@ -285,7 +290,7 @@ class Reader:
             f.api_name,
             order,
             [direction(expr).nulls_last(), id_order],
-            data_field=f.api_name,
+            present=present,
             value_order=[direction(expr), id_order],
         )
 
@@ -347,7 +352,7 @@ class Reader:
                 raise CrmError("LIMIT_REACHED", MSG_LIMIT_REACHED, {"limit": cap})
             limit = min(limit, cap - offset)
         with self.crm.engine.connect() as conn:
-            if ordering.data_field is not None and self.dialect == "postgresql":
+            if ordering.present is not None and self.dialect == "postgresql":
                 rows = self._split_page(conn, where, ordering, offset, limit)
             else:
                 q = sa.select(*RECORD_COLUMNS).where(*where).order_by(*ordering.columns)
@@ -397,8 +402,8 @@ class Reader:
         """One page sorted by a data field: the records with a value in sort order, then those
         without one by id. Each part is a plain ``ORDER BY`` that an index can walk in either
         direction; ``NULLS LAST`` over both would match an index in one direction only."""
-        assert ordering.data_field is not None
-        has = Dialect(self.dialect).has(ordering.data_field)
+        has = ordering.present
+        assert has is not None
         first = (
             sa.select(*RECORD_COLUMNS)
             .where(*where, has)
