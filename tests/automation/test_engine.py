@@ -10,9 +10,12 @@ import json
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 
+from floodway.automation import schema as auto_schema
 from floodway.crm.service import Actor
 from floodway.crm.testing import BACKENDS
+from floodway.db import read_transaction
 
 from .workflow_env import Env, clear_rules, receiver, workflow_env
 
@@ -390,18 +393,64 @@ def test_a_rules_instant_actions_run_one_after_another_in_manifest_order(env: En
 # --------------------------------------------------------------------------- transactions
 
 
-def test_one_job_per_action_keyed_by_rule_event_and_index(env: Env) -> None:
+def action_keys(env: Env, rule_id: str) -> list[str]:
+    T = auto_schema.action_runs
+    with read_transaction(env.crm.engine) as conn:
+        rows = conn.execute(sa.select(T.c.key).where(T.c.key.like(f"wf:{rule_id}:%")))
+        return sorted(str(r.key) for r in rows)
+
+
+def test_one_job_per_change_each_action_keyed_by_rule_event_and_index(env: Env) -> None:
     fn = recorder(env)
-    item = env.rule(
+    first = env.rule(
         on="create",
+        order=1,
         actions=[
             {"function": fn, "arguments": {"dealId": "${Deals.id}"}},
             {"field_update": {"Description": "x"}},
         ],
     )
+    second = env.rule(on="create", order=2, actions=[{"field_update": {"Stage": "Closed Won"}}])
+    bundles, lone = env.jobs_with_key("wfe:"), env.jobs_with_key("wf:")
     env.create()
     env.settle()
-    assert env.jobs_with_key(f"wf:{item.id}:") == 2
+    assert env.jobs_with_key("wfe:") == bundles + 1  # the three actions of both rules
+    assert env.jobs_with_key("wf:") == lone
+    keys = action_keys(env, first.id)
+    assert [k.rsplit(":", 1)[1] for k in keys] == ["0", "1"]
+    assert len({k.rsplit(":", 1)[0] for k in keys}) == 1  # one event
+    assert len(action_keys(env, second.id)) == 1
+    third = env.rule(on="edit", actions=[{"field_update": {"Description": "edited"}}])
+    rid = env.create()
+    env.settle()
+    env.update(rid, Amount=5)
+    env.settle()
+    # a lone action's job carries the action's own key
+    assert env.jobs_with_key(f"wf:{third.id}:") == 1
+
+
+def test_rules_of_one_change_run_in_their_order_with_free_slots(env: Env) -> None:
+    """Four job slots: the second rule's function always sees the first rule's update."""
+    reader = env.function(
+        "String dealId",
+        'info zoho.crm.getRecordById("Deals", dealId.toLong()).get("Description");',
+    )
+    env.rule(name="writes", on="create", order=1, actions=[{"field_update": {"Description": "1"}}])
+    env.rule(
+        name="reads",
+        on="create",
+        order=2,
+        actions=[{"function": reader, "arguments": {"dealId": "${Deals.id}"}}],
+    )
+    env.queue.stop()
+    env.queue.start(concurrency=4)
+    try:
+        deals = [env.create() for _ in range(6)]
+        env.settle()
+    finally:
+        env.queue.stop()
+        env.queue.start(concurrency=1)
+    assert [e["info"] for e in env.executions(reader)] == [["1"]] * len(deals)
 
 
 def test_a_write_that_rolls_back_enqueues_nothing(env: Env) -> None:

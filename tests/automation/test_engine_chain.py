@@ -203,3 +203,35 @@ def test_database_errors_before_the_action_starts_are_retried(
     monkeypatch.setattr(env.store, "active", unreachable)  # the cached rules are read first
     with pytest.raises(RetryLater):
         env.engine.handle(job("k" + rid, _instant_args(env, item.id, rid)))
+
+
+def test_a_retried_change_job_does_not_repeat_the_actions_it_had_run(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fn = env.function("String dealId", 'info "ran " + dealId;')
+    item = env.rule(
+        on="edit",
+        actions=[
+            {"function": fn, "arguments": {"dealId": "${Deals.id}"}},
+            {"field_update": {"Description": "second"}},
+        ],
+    )
+    rid = env.create()
+    event = str(env.crm.ids.next_id())
+    actions = [
+        {**_instant_args(env, item.id, rid, index), "key": f"wf:{item.id}:{event}:{index}"}
+        for index in (0, 1)
+    ]
+    real = env.engine.runner.field_update
+
+    def unreachable(*args: object, **kw: object) -> object:
+        raise sa.exc.OperationalError("UPDATE records", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(env.engine.runner, "field_update", unreachable)
+    with pytest.raises(RetryLater):  # the database went away before the second action
+        env.engine.handle(job(f"wfe:{event}", {"actions": actions}))
+    assert [r["info"] for r in env.executions(fn)] == [[f"ran {rid}"]]
+    monkeypatch.setattr(env.engine.runner, "field_update", real)
+    env.engine.handle(job(f"wfe:{event}", {"actions": actions}, recovered=True))
+    assert len(env.executions(fn)) == 1  # the function is not run again
+    assert env.get(rid)["Description"] == "second"

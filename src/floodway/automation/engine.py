@@ -3,16 +3,20 @@ docs/automation-service-api.md §2.2).
 
 ``WorkflowEngine.on_event`` runs inside the write's transaction (a ``crm.events`` subscriber).
 For every enabled rule of the module it tests the trigger, the criteria on the committed record,
-``repeat`` and the loop guard, and enqueues one ``automation.action`` job per instant action,
-keyed ``wf:<rule_id>:<event_id>:<index>``, on the same connection: the record and its jobs
-commit together or not at all. The instant jobs of one firing share a job lock, so they run one
-after another in manifest order (§4.4). Scheduled actions (``after``) and date rules get a
+``repeat`` and the loop guard, and enqueues the instant actions of every rule that fires as one
+``automation.action`` job on the same connection: the record and its job commit together or not
+at all. Each action keeps its own key ``wf:<rule_id>:<event_id>:<index>`` (exactly once, runs.py);
+the job runs them one after another, rules in their order and each rule's actions in manifest
+order (§4.4), and is keyed ``wfe:<event_id>`` (a lone action's job carries that action's key
+instead). One job per change rather than per action also spares the queue four fetches,
+hand-offs and status writes out of five in a typical firing. Scheduled actions (``after``) and
+date rules get a
 ``scheduled_actions`` row and a delayed job instead (planning.py). Date rules are planned on
 every write that sets their field, whoever wrote it: their time is a property of the stored
 record, not an effect of the write.
 
 ``handle`` runs the jobs on a worker: it re-reads the rule, for scheduled actions re-reads the
-record and re-checks the criteria, and runs the action exactly once per key (runs.py). Only
+record and re-checks the criteria, and runs each action exactly once per key (runs.py). Only
 infrastructure failures (the database unreachable) are retried (``RetryLater``); a function
 that fails is a failed execution, a field update that is refused a failure in the activity log.
 """
@@ -272,11 +276,10 @@ class WorkflowEngine:
             record_id=event.record_id,
             now_ms=now,
         )
-        batch: list[NewJob] = []
+        instant: list[dict[str, Any]] = []
         for f in candidates:
-            self._fire(conn, f, reasons[f.item.id], now, batch)
-        if batch:
-            self.queue.enqueue_many(conn, batch)
+            self._fire(conn, f, reasons[f.item.id], now, instant)
+        self._enqueue_instant(conn, event.id, instant)
 
     def _note_claim(self, event: RecordChange, conn: Connection) -> None:
         claim: _Claim | None = getattr(self._local, "claim", None)
@@ -305,7 +308,10 @@ class WorkflowEngine:
             record_id=f.record_id,
             now_ms=now,
         )
-        return self._fire(conn, f, reason, now)
+        instant: list[dict[str, Any]] = []
+        outcome = self._fire(conn, f, reason, now, instant)
+        self._enqueue_instant(conn, f.event_id, instant)
+        return outcome
 
     def _may_fire(self, conn: Connection, f: Firing, now: int) -> bool:
         """Criteria met and, for ``first_time`` rules, not fired for the record before."""
@@ -319,17 +325,17 @@ class WorkflowEngine:
         f: Firing,
         reason: str | None,
         now: int,
-        batch: list[NewJob] | None = None,
+        instant: list[dict[str, Any]],
     ) -> str:
         """After the loop guard (``reason``: why it is suppressed): ``suppressed``,
-        ``repeat`` (a concurrent save noted the first run) or ``fired``. Instant action jobs
-        go to ``batch`` when given (the caller enqueues them), else are enqueued here."""
+        ``repeat`` (a concurrent save noted the first run) or ``fired``. The instant actions
+        go to ``instant`` (the caller enqueues them with the other rules' ones)."""
         if reason is not None:
             self._suppress(conn, f, reason, now)
             return "suppressed"
         if f.rule.repeat == "first_time" and not claim_first_run(conn, f.item.id, f.record_id, now):
             return "repeat"
-        self._enqueue_actions(conn, f, now, batch)
+        self._plan_actions(conn, f, now, instant)
         return "fired"
 
     def _meets(self, conn: Connection, f: Firing, now: int) -> bool:
@@ -354,30 +360,40 @@ class WorkflowEngine:
             )
             return False
 
-    def _enqueue_actions(
-        self, conn: Connection, f: Firing, now: int, batch: list[NewJob] | None = None
+    def _enqueue_instant(
+        self, conn: Connection, event_id: str, actions: list[dict[str, Any]]
     ) -> None:
+        """One job for the instant actions of one change (see the module's docstring)."""
+        if len(actions) == 1:
+            args = dict(actions[0])
+            key = str(args.pop("key"))
+            self.queue.enqueue_many(conn, [NewJob(TASK, args, key)])
+        elif actions:
+            self.queue.enqueue_many(conn, [NewJob(TASK, {"actions": actions}, f"wfe:{event_id}")])
+
+    def _plan_actions(
+        self, conn: Connection, f: Firing, now: int, instant: list[dict[str, Any]]
+    ) -> None:
+        """The rule's instant actions to ``instant`` (in manifest order); its scheduled ones
+        get their row and delayed job here."""
         item, rule = f.item, f.rule
         depth = f.depth + 1
-        instant: list[NewJob] = [] if batch is None else batch
-        # A rule's instant actions run one after another in manifest order (§4.4): their jobs
-        # share a lock, which the job engine runs one at a time in enqueue order.
-        several = sum(1 for a in rule.actions if a.after is None) > 1
-        lock = f"wf:{item.id}:{f.event_id}" if several else None
         for index, action in enumerate(rule.actions):
             key = f"wf:{item.id}:{f.event_id}:{index}"
             if action.after is None:
-                args = {
-                    "rule_id": item.id,
-                    "index": index,
-                    "module": f.module,
-                    "record_id": f.record_id,
-                    "user_id": f.user_id,
-                    "chain": [f.chain_id, depth],
-                    "trigger_ms": f.trigger_ms,
-                    "record": snapshot.for_action(f.record, action),
-                }
-                instant.append(NewJob(TASK, args, key, lock=lock))
+                instant.append(
+                    {
+                        "key": key,
+                        "rule_id": item.id,
+                        "index": index,
+                        "module": f.module,
+                        "record_id": f.record_id,
+                        "user_id": f.user_id,
+                        "chain": [f.chain_id, depth],
+                        "trigger_ms": f.trigger_ms,
+                        "record": snapshot.for_action(f.record, action),
+                    }
+                )
                 continue
             due = planning.after_due_ms(f.trigger_ms, action.after, self.crm.tz)
             row_id = self.crm.ids.next_id()
@@ -398,8 +414,6 @@ class WorkflowEngine:
             )
             args = {"scheduled_id": str(row_id), "trigger_ms": f.trigger_ms}
             self.queue.enqueue(conn, TASK, args, key=key, run_at_ms=due)
-        if batch is None and instant:
-            self.queue.enqueue_many(conn, instant)
 
     def _suppress(self, conn: Connection, f: Firing, reason: str, now: int) -> None:
         """Record a suppressed firing: a skipped execution per function action, an activity
@@ -468,18 +482,35 @@ class WorkflowEngine:
     # ------------------------------------------------------------------ jobs
 
     def handle(self, job: Job) -> None:
-        """``automation.action`` handler: one action, or one date rule's firing."""
+        """``automation.action`` handler: the instant actions of one change (or a lone one),
+        one scheduled action, or one date rule's firing."""
         try:
             if "scheduled_id" in job.args:
                 self._scheduled(job)
-            else:
-                self._instant(job)
+                return
+            # The job key is in job_keys, so a job with a key is its only carrier: on its
+            # first delivery no earlier attempt can have run any of its actions.
+            first = job.key is not None and job.attempt == 1 and not job.recovered
+            if "actions" not in job.args:
+                a = job.args
+                key = job.key or f"wf:{a['rule_id']}:job{job.id}:{a['index']}"
+                self._instant(a, key, first)
+                return
+            failed: Exception | None = None
+            for a in job.args["actions"]:
+                try:
+                    self._instant(a, str(a["key"]), first)
+                except (RetryLater, *_RETRYABLE):
+                    raise  # the job is retried; the actions done so far are not run again
+                except Exception as exc:  # one action's fault does not stop the others
+                    log.exception("workflow action %s failed", a["key"])
+                    failed = failed or exc
+            if failed is not None:
+                raise failed
         except _RETRYABLE as exc:
             raise RetryLater(f"database unavailable: {type(exc).__name__}") from exc
 
-    def _instant(self, job: Job) -> None:
-        a = job.args
-        key = job.key or f"wf:{a['rule_id']}:job{job.id}:{a['index']}"
+    def _instant(self, a: dict[str, Any], key: str, first: bool) -> None:
         item = self._rule(str(a["rule_id"]))
         chain = (str(a["chain"][0]), int(a["chain"][1]))
         action = self._action(item, int(a["index"]))
@@ -499,9 +530,6 @@ class WorkflowEngine:
             chain=chain,
             trigger_ms=int(a.get("trigger_ms") or self.crm.now_ms()),
         )
-        # The key is in job_keys, so a job with a key is its only carrier: on its first
-        # delivery no earlier attempt can have run the action.
-        first = job.key is not None and job.attempt == 1 and not job.recovered
         self._run(ctx, key, first)
 
     def _scheduled(self, job: Job) -> None:
