@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
 from floodway.crm.testing import fresh_crm  # noqa: F401  (fixture)
 from floodway.functions.delivery import DeliveryLoop, deliver_pending
 from floodway.functions.mailer import SmtpSettings
 from floodway.functions.service import Functions
+
+from ..smtp_loopback import LoopbackController
 
 
 class Inbox:
@@ -26,13 +27,6 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
         self.messages.append(envelope)
         return "250 OK"
-
-
-class LoopbackController(Controller):
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,6 +33,8 @@ from floodway.functions.mailer import (
     next_retry_delay,
     validate_mail,
 )
+
+from ..smtp_loopback import LoopbackController
 
 SMTP_PASSWORD = "smtp-pw-0123456789"
 
@@ -77,15 +78,6 @@ class Recorder:
         self.auths.append((auth_data.login, auth_data.password))
         ok = auth_data.login == b"mailer" and auth_data.password == SMTP_PASSWORD.encode()
         return AuthResult(success=ok, handled=False)  # handled=True means "I replied"
-
-
-class LoopbackController(Controller):
-    """aiosmtpd's controller on an OS-chosen port of 127.0.0.1."""
-
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
 
 
 def start_server(handler: Recorder, **kwargs: Any) -> LoopbackController:

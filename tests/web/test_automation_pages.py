@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -400,3 +401,106 @@ def test_oauth_authorize_redirect_and_callback(app: Any, admin: Console, provide
     assert again.status_code == 400
     tested = admin.post("/connections/pm_service/test", {"url": ""})
     assert "Test passed" in tested.text and "Token fetched" in tested.text
+
+
+def _blind_workflow_admin(app: Any) -> str:
+    """A user who may manage workflow rules but read no Deals."""
+    from floodway.crm import schema as t
+    from floodway.db import write_transaction
+
+    from .conftest import PASSWORD
+
+    crm = app.state.crm
+    email = "blind@example.test"
+    if crm.users.profile_named("WorkflowBlind") is None:
+        with write_transaction(crm.engine) as conn:
+            conn.execute(
+                t.profiles.insert().values(
+                    id=crm.ids.next_id(),
+                    org_id=crm.org_id,
+                    name="WorkflowBlind",
+                    rights={"modules": {"Accounts": ["read"]}, "permissions": ["manage_workflow"]},
+                    created_time=crm.now_ms(),
+                )
+            )
+    if crm.users.by_email(email) is None:
+        crm.users.create(email, last_name="Blake", profile="WorkflowBlind", password=PASSWORD)
+    return email
+
+
+def test_test_criteria_counts_the_matching_records_with_examples(app: Any, admin: Console) -> None:
+    from floodway.crm import Actor
+
+    crm = app.state.crm
+    alice = crm.users.by_email("alice@example.test")
+    crm.records.create(
+        "Deals",
+        [
+            {"Deal_Name": f"Criteria probe {i}", "Stage": "Closed Won", "Amount": 100 * i}
+            for i in range(1, 8)
+        ],
+        actor=Actor(alice.id, "api", workflow=False),
+    )
+    form = {
+        **RULE_FORM,
+        "name": "Probe",
+        "criteria_mode": "rows",
+        "c1_field": "Deal_Name",
+        "c1_op": "starts_with",
+        "c1_value": "Criteria probe",
+        "c2_field": "Amount",
+        "c2_op": "greater_than",
+        "c2_value": "250",
+        "op": "test_criteria",
+    }
+    before = len(_store(app).list("workflow"))
+    admin.get("/automation/rules/new")
+    r = admin.post("/automation/rules/new", form)
+    assert r.status_code == 200, r.text
+    status = r.text.split('id="criteria-test">')[1].split("</p>")[0]
+    assert status.startswith("5 deals match now:")  # 300 … 700
+    assert status.count('href="/m/Deals/') == 5 and "Criteria probe" in status
+    assert 'value="Probe"' in r.text  # the form keeps what was typed; nothing is saved
+    assert len(_store(app).list("workflow")) == before
+
+    one = admin.post("/automation/rules/new", {**form, "c2_value": "650"})
+    assert "1 deal matches now:" in one.text and "Criteria probe 7" in one.text
+    bad = admin.post(
+        "/automation/rules/new",
+        {**form, "criteria_mode": "text", "criteria_text": "(Amount:starts_with:1)"},
+    )
+    assert bad.status_code == 422 and 'id="f-criteria-error"' in bad.text
+    assert "The criteria cannot be tested" in bad.text and 'id="criteria-test"' not in bad.text
+
+    # Someone who may build rules but not read Deals learns the count, not the names.
+    with contextmanager(open_console)(app, _blind_workflow_admin(app)) as blind:
+        blind.get("/automation/rules/new")
+        hidden = blind.post("/automation/rules/new", form)
+    status = hidden.text.split('id="criteria-test">')[1].split("</p>")[0]
+    assert status.startswith("5 deals match now") and "Criteria probe" not in status
+
+
+def test_run_now_runs_the_schedule_once_without_touching_its_timing(
+    app: Any, admin: Console
+) -> None:
+    auto = app.state.automation
+    item = _store(app).create(
+        "schedule", {"name": "Run me", "function": "nightly", "cron": "0 3 * * *"}
+    )
+    admin.get(f"/automation/schedules/{item.id}")
+    r = admin.post(f"/automation/schedules/{item.id}/run", {}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    location = r.headers["location"]
+    assert location.startswith("/executions?function=nightly&started=")
+    eid = location.rsplit("=", 1)[1]
+    assert "Run started" in admin.get(location).text
+    auto.queue.start(concurrency=1)
+    assert auto.queue.wait_idle(20)
+    run = app.state.functions.executions.get(eid)
+    assert run["status"] == "success" and run["info"] == ["night"]
+    assert run["trigger"] == {"type": "schedule", "schedule": "Run me", "detail": "manual"}
+    assert run["run_as"] == str(app.state.crm.users.by_email("alice@example.test").id)
+    assert [t for t in item.next_runs(app.state.crm.clock(), "UTC", 1)]  # still planned
+    page = admin.get(f"/automation/schedules/{item.id}")
+    assert 'id="run-now"' in page.text
+    assert admin.post("/automation/rules/1/run", {}).status_code == 404

@@ -109,3 +109,47 @@ def test_settings_rights(app: Any, standard: Console, wanda: Console) -> None:
         r = wanda.get(f"/settings/{section}")
         assert r.status_code == 403 and "cannot open Settings" in r.text
     assert standard.post("/settings/users", {"email": "x@y.z", "last_name": "X"}).status_code == 403
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+def test_send_test_email_to_me(app: Any, admin: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ..smtp_loopback import LoopbackController
+
+    admin.get("/settings/smtp")
+    unset = admin.post("/settings/smtp/test", {})
+    assert unset.status_code == 409 and 'id="smtp-unset"' in unset.text
+
+    inbox = _Inbox()
+    server = LoopbackController(inbox, hostname="127.0.0.1", port=0)
+    server.start()
+    try:
+        port = server.port
+        settings = app.state.settings
+        monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
+        monkeypatch.setattr(settings, "smtp_port", port)
+        monkeypatch.setattr(settings, "smtp_starttls", False)
+        monkeypatch.setattr(settings, "smtp_from", "floodway@example.test")
+        page = admin.get("/settings/smtp")
+        assert 'id="smtp-test"' in page.text and ADMIN in page.text
+        sent = admin.post("/settings/smtp/test", {})
+        assert sent.status_code == 200
+        result = sent.text.split('id="smtp-test-result"')[1].split("</p>")[0]
+        assert f"Sent to {ADMIN}" in result and "accepted for 1 recipient" in result
+        (envelope,) = inbox.messages
+        assert envelope.rcpt_tos == [ADMIN] and envelope.mail_from == "floodway@example.test"
+        assert b"Subject: floodway test message" in envelope.original_content
+
+        monkeypatch.setattr(settings, "smtp_from", None)  # no sender: said, nothing sent
+        refused = admin.post("/settings/smtp/test", {})
+        result = refused.text.split('id="smtp-test-result"')[1].split("</p>")[0]
+        assert "Not sent:" in result and "from" in result and len(inbox.messages) == 1
+    finally:
+        server.stop()

@@ -185,6 +185,19 @@ class Records:
 
     reader_cap: Final = 2000
 
+    def count(self, module: str, *, criteria: str | None = None, cap: int = 10_000) -> int:
+        """How many records of ``module`` match ``criteria`` (all of them when None), counted
+        up to ``cap``: a result of ``cap`` means "at least". Like ``search``, converted leads
+        are left out and criteria errors are ``search``'s."""
+        mod = self.crm.metadata.module(module)
+        where = self.reader.base_filters(mod, None, None, None)
+        if criteria is not None and criteria.strip():
+            where.append(self.reader.search_filter(mod, criteria, None, None, None))
+        R = t.records
+        matching = sa.select(R.c.id).where(*where).limit(cap).subquery()
+        with read_transaction(self.crm.engine) as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(matching)).scalar_one())
+
     def related(
         self,
         module: str,

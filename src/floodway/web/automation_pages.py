@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from . import automation_forms as af
 from .http import Ctx, NotFound, route
+from .record_forms import plural, singular
 
 log = logging.getLogger("floodway.web")
 router = APIRouter()
@@ -318,6 +319,12 @@ def item_action(ctx: Ctx, path: str, item_id: str, action: str) -> Response:
     if action == "delete":
         store.delete(kind.kind, item.id)
         return ctx.redirect(back + "done=deleted")
+    schedules = getattr(ctx.automation, "schedules", None)
+    if action == "run" and kind.kind == "schedule" and schedules is not None:
+        eid = schedules.run_now(item.id, ctx.viewer.user.id)
+        return ctx.redirect(
+            f"/executions?function={item.definition.get('function', '')}&started={eid}"
+        )
     raise NotFound("There is no such action.")
 
 
@@ -359,6 +366,11 @@ def _rule_post(ctx: Ctx, store: Any, item: Any) -> Response:
     rule = af.rule_from_form(ctx)
     op = ctx.value("op") or "save"
     errors = af.Errors()
+    if op == "test_criteria":
+        test = criteria_test(ctx, rule.module, rule.criteria, errors)
+        return _rule_page(
+            ctx, rule, item, errors=errors, status=422 if errors else 200, criteria_test=test
+        )
     if op != "save":
         _apply_op(rule, op, errors)
         return _rule_page(ctx, rule, item, errors=errors, status=422 if errors else 200)
@@ -376,6 +388,54 @@ def _rule_post(ctx: Ctx, store: Any, item: Any) -> Response:
         return _rule_page(ctx, rule, item, errors=af.errors_from(exc), status=422)
     done = "created" if item is None else "saved"
     return ctx.redirect(f"/automation/rules?module={saved.module}&done={done}")
+
+
+TEST_CAP: Final = 10_000
+TEST_EXAMPLES: Final = 5
+
+
+def criteria_test(
+    ctx: Ctx, module: str, criteria: str | None, errors: af.Errors
+) -> dict[str, Any] | None:
+    """ "Test criteria": how many records match the rule's condition now, with a few of them
+    (names only when the user may read the module). None with an error when it cannot run."""
+    from floodway.crm import CrmError
+
+    found = ctx.crm.metadata.find(module)
+    if found is None:
+        errors.add("module", f"There is no module named {module}.")
+        return None
+    try:
+        count = ctx.crm.records.count(found.api_name, criteria=criteria, cap=TEST_CAP)
+        examples: list[dict[str, str]] = []
+        if count and ctx.viewer.can(found.api_name, "read"):
+            if criteria:
+                page = ctx.crm.records.search(
+                    found.api_name, criteria=criteria, per_page=TEST_EXAMPLES
+                )
+            else:
+                page = ctx.crm.records.list(found.api_name, per_page=TEST_EXAMPLES)
+            name_field = found.name_field
+            examples = [
+                {"id": r["id"], "name": str(r.get(name_field) or r["id"])} for r in page.data
+            ]
+    except CrmError as exc:
+        errors.add("criteria", _criteria_problem(exc))
+        return None
+    return {
+        "count": count,
+        "at_least": count >= TEST_CAP,
+        "examples": examples,
+        "module": found.api_name,
+        "label": (plural(found) if count != 1 else singular(found)).lower(),
+    }
+
+
+def _criteria_problem(exc: Exception) -> str:
+    details = getattr(exc, "details", None) or {}
+    reason = details.get("reason") or getattr(exc, "message", "") or str(exc)
+    named = " ".join(str(details[k]) for k in ("api_name", "operator") if details.get(k))
+    return f"The criteria cannot be tested: {named + ': ' if named else ''}{reason}"
 
 
 def _apply_op(rule: af.RuleForm, op: str, errors: af.Errors) -> None:
@@ -416,6 +476,7 @@ def _rule_page(
     *,
     errors: af.Errors | None = None,
     status: int = 200,
+    criteria_test: dict[str, Any] | None = None,
 ) -> Response:
     from floodway.project.toml_writer import dump_trigger_tables
 
@@ -459,6 +520,7 @@ def _rule_page(
         sentence=describe_rule(rule),
         toml=toml,
         activity=activity,
+        criteria_test=criteria_test,
     )
 
 

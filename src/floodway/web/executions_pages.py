@@ -93,6 +93,11 @@ def execution_log(ctx: Ctx) -> Response:
         to_value=ctx.value("to"),
         filters_on=f.active or bool(ctx.value("from") or ctx.value("to")),
         modules=[m.api_name for m in ctx.crm.metadata.modules()],
+        toast=(
+            f"Run started (execution {ctx.value('started')}); it shows here when it finishes."
+            if ctx.value("started").isdigit()
+            else None
+        ),
     )
 
 

@@ -394,8 +394,48 @@ def api_key_rotate(ctx: Ctx) -> Response:
 @route(router, "/settings/smtp")
 def smtp_page(ctx: Ctx) -> Response:
     _require(ctx, "smtp")
+    return _render(ctx, "smtp", smtp=_smtp_view(ctx))
+
+
+TEST_MAIL_TIMEOUT_S: Final = 10.0
+
+
+@route(router, "/settings/smtp/test", ("POST",))
+def smtp_test(ctx: Ctx) -> Response:
+    """ "Send test email to me": one message to the signed-in user through the configured
+    server, sent now (not through the outbox), with the server's answer shown."""
+    import dataclasses
+
+    from floodway.deluge.host import Mail
+    from floodway.functions.delivery import smtp_from_settings
+    from floodway.functions.mailer import InvalidMail, deliver
+
+    _require(ctx, "smtp")
+    smtp = smtp_from_settings(ctx.settings)
+    if smtp is None:
+        return _render(ctx, "smtp", status=409, smtp=_smtp_view(ctx), test=None)
+    to = ctx.viewer.user.email
+    mail = Mail(
+        sender="",
+        to=[to],
+        subject="floodway test message",
+        message=(
+            "This message was sent from the floodway console to check its mail settings.\n"
+            f"Server: {smtp.host}:{smtp.port}\n"
+        ),
+        content_type="text/plain",
+    )
+    try:
+        result = deliver(mail, dataclasses.replace(smtp, timeout_s=TEST_MAIL_TIMEOUT_S))
+        test = {"ok": result.ok, "to": to, "message": result.message}
+    except InvalidMail as exc:  # no usable sender: smtp_from is missing or malformed
+        test = {"ok": False, "to": to, "message": str(exc)}
+    return _render(ctx, "smtp", smtp=_smtp_view(ctx), test=test)
+
+
+def _smtp_view(ctx: Ctx) -> dict[str, Any]:
     s = ctx.settings
-    smtp = {
+    return {
         "host": getattr(s, "smtp_host", None),
         "port": getattr(s, "smtp_port", None),
         "security": "TLS"
@@ -405,4 +445,3 @@ def smtp_page(ctx: Ctx) -> Response:
         "password_set": bool(getattr(s, "smtp_password", None)),
         "sender": getattr(s, "smtp_from", None),
     }
-    return _render(ctx, "smtp", smtp=smtp)
