@@ -13,6 +13,8 @@ judged stalled after 2 s, so a killed worker's job is recovered within a few sec
 - Killed while the function waits for its ``invokeurl`` answer: the recovered job does not run
   the function again; the execution becomes a failure with error kind ``interrupted``, which
   can be rerun by hand.
+- Killed in the first of a change's two actions: the recovered job reports the function
+  interrupted and makes the second action (a field update) once.
 """
 
 from __future__ import annotations
@@ -254,7 +256,10 @@ def _source(api_name: str, service_url: str) -> str:
 
 
 @contextlib.contextmanager
-def _org(backend: str, tmp_path: Path, *, hold_first: bool) -> Iterator[Org]:
+def _org(
+    backend: str, tmp_path: Path, *, hold_first: bool, then: list[dict[str, Any]] | None = None
+) -> Iterator[Org]:
+    """``then``: actions of the rule after its function action."""
     service = CountingService(hold_first=hold_first)
     try:
         with _database(backend) as url:
@@ -273,7 +278,10 @@ def _org(backend: str, tmp_path: Path, *, hold_first: bool) -> Iterator[Org]:
                         "name": "Notify the service",
                         "module": "Deals",
                         "on": "create",
-                        "actions": [{"function": api_name, "arguments": {"dealId": "${Deals.id}"}}],
+                        "actions": [
+                            {"function": api_name, "arguments": {"dealId": "${Deals.id}"}},
+                            *(then or []),
+                        ],
                     },
                 )
                 yield Org(backend, runtime, workers, service, api_name, rule)
@@ -369,3 +377,43 @@ def test_a_function_cut_off_by_a_killed_worker_is_interrupted_not_run_again(
         assert rerun["rerun_of"] == run["id"]
         assert rerun["arguments"] == {"dealId": deal}
         assert org.service.calls(deal) == 2  # the rerun's own call, answered this time
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_actions_after_a_cut_off_function_run_once_on_the_next_worker(
+    backend: str, tmp_path: Path
+) -> None:
+    """One job carries both actions of the change: the recovered job reports the function
+    interrupted and still makes the field update, once."""
+    then = [{"field_update": {"Description": "after the call"}}]
+    with _org(backend, tmp_path, hold_first=True, then=then) as org:
+        first = org.workers.start()
+        deal = org.create_deal()
+        org.wait("the function's request", lambda: org.service.calls(deal) == 1)
+        org.wait(
+            "the running execution",
+            lambda: [r for r in org.executions(deal) if r["status"] == "running"],
+        )
+        first.kill()
+        crm = org.runtime.crm
+        assert crm.records.get("Deals", deal).get("Description") is None  # not reached yet
+
+        org.workers.start()
+        org.wait(
+            "the field update on the next worker",
+            lambda: crm.records.get("Deals", deal).get("Description") == "after the call",
+        )
+        org.wait("the queue to settle", org.settled)
+        [run] = org.executions(deal)
+        assert (run["status"], run["error"]["kind"]) == ("failure", "interrupted")
+        assert org.service.calls(deal) == 1
+        marks = sorted(org.action_runs(), key=lambda r: r.key)
+        assert [m.key.rsplit(":", 1)[1] for m in marks] == ["0", "1"]
+        assert all(m.finished_ms is not None for m in marks)
+        entries = org.runtime.automation.engine.activity(rule_id=org.rule.id, record_id=deal)
+        assert sorted((e["action_index"], e["status"]) for e in entries) == [
+            (0, "interrupted"),
+            (1, "success"),
+        ]
+        counts = org.counts()
+        assert (counts["todo"], counts["doing"], counts["failed"]) == (0, 0, 0), counts
