@@ -504,3 +504,111 @@ def test_run_now_runs_the_schedule_once_without_touching_its_timing(
     page = admin.get(f"/automation/schedules/{item.id}")
     assert 'id="run-now"' in page.text
     assert admin.post("/automation/rules/1/run", {}).status_code == 404
+
+
+PREVIEW_LIST = """string related_list.preview_rows(String accountId)
+{
+    account = zoho.crm.getRecordById("Accounts", accountId.toLong());
+    return "<record><row no=\\"0\\"><FL val=\\"Account\\">" + account.get("Account_Name")
+        + "</FL></row></record>";
+}
+"""
+BIG_DEALS = """map validation.no_big_deals(map crmAPIRequest)
+{
+    record = crmAPIRequest.get("record");
+    if(record.get("Amount") != null && record.get("Amount") > 1000)
+    {
+        return {"status": "error", "message": "Deals over 1,000 need approval"};
+    }
+    return {"status": "success"};
+}
+"""
+
+
+def test_related_list_preview_with_a_record(app: Any, admin: Console) -> None:
+    from floodway.crm import Actor
+
+    crm, fx = app.state.crm, app.state.functions
+    fx.registry.save("preview_rows", PREVIEW_LIST, create=True, publish=True)
+    item = _store(app).create(
+        "related_list",
+        {
+            "name": "Preview rows",
+            "module": "Accounts",
+            "function": "preview_rows",
+            "arguments": {"accountId": "${Accounts.id}"},
+        },
+    )
+    alice = crm.users.by_email("alice@example.test")
+    [made] = crm.records.create(
+        "Accounts", [{"Account_Name": "Preview Co"}], actor=Actor(alice.id, "api", False)
+    )
+    account = made["details"]["id"]
+    try:
+        page = admin.get(f"/automation/related-lists/{item.id}")
+        assert 'id="preview-record"' in page.text
+        shown = admin.get(
+            f"/automation/related-lists/{item.id}/preview",
+            params={"record": f"http://127.0.0.1:8000/m/Accounts/{account}"},
+        )
+        assert shown.status_code == 200
+        table = shown.text.split('id="preview-table">')[1].split("</table>")[0]
+        assert "<th>Account</th>" in table and "<td>Preview Co</td>" in table
+        raw = shown.text.split('id="preview-raw">')[1].split("</pre>")[0]
+        assert raw.startswith("&lt;record&gt;&lt;row no=") and 'id="preview-run"' in shown.text
+        run = fx.executions.get(shown.text.split('href="/executions/')[1].split('"')[0])
+        assert run["trigger"]["type"] == "related_list" and run["status"] == "success"
+
+        missing = admin.get(f"/automation/related-lists/{item.id}/preview", params={"record": ""})
+        assert 'id="preview-problem"' in missing.text and "Accounts record" in missing.text
+        gone = admin.get(
+            f"/automation/related-lists/{item.id}/preview", params={"record": "123456789"}
+        )
+        assert 'id="preview-problem"' in gone.text
+        assert admin.get(f"/automation/buttons/{item.id}/preview").status_code == 404
+    finally:
+        _store(app).delete("related_list", item.id)
+
+
+def test_validation_rule_test_with_a_record(app: Any, admin: Console) -> None:
+    from floodway.crm import Actor
+
+    crm, fx = app.state.crm, app.state.functions
+    fx.registry.save("no_big_deals", BIG_DEALS, create=True, publish=True)
+    # Disabled: a test does not need the rule on, and other saves stay unaffected.
+    item = _store(app).create(
+        "validation",
+        {"name": "No big deals", "module": "Deals", "function": "no_big_deals"},
+        enabled=False,
+    )
+    alice = crm.users.by_email("alice@example.test")
+    [made] = crm.records.create(
+        "Deals",
+        [{"Deal_Name": "Small one", "Stage": "Qualification", "Amount": 500}],
+        actor=Actor(alice.id, "api", False),
+    )
+    deal = made["details"]["id"]
+    url = f"/automation/validation/{item.id}/test"
+    try:
+        page = admin.get(f"/automation/validation/{item.id}")
+        assert 'id="test-values"' in page.text
+        allowed = admin.post(url, {"record": deal, "values": ""})
+        assert "Would allow the save." in allowed.text and 'id="preview-run"' in allowed.text
+        blocked = admin.post(url, {"record": deal, "values": '{"Amount": 5000}'})
+        verdict = blocked.text.split('id="preview-verdict"')[1].split("</p>")[0]
+        assert "Would block the save: Deals over 1,000 need approval" in verdict
+        run_id = blocked.text.split('href="/executions/')[1].split('"')[0]
+        run = fx.executions.get(run_id)
+        assert run["trigger"]["detail"] == "test" and run["trigger"]["operation"] == "update"
+        assert crm.records.get("Deals", deal)["Amount"] == 500  # nothing was saved
+
+        new = admin.post(url, {"values": '{"Deal_Name": "New", "Stage": "Qualification"}'})
+        assert "Would allow the save." in new.text
+        refused = admin.post(url, {"values": '{"Amount": "lots"}'})
+        assert 'id="preview-problem"' in refused.text and "refused before the rule" in refused.text
+        not_json = admin.post(url, {"values": '{"Amount": '})
+        assert "Values: not JSON" in not_json.text and "line 1" in not_json.text
+        gone = admin.post(url, {"record": "123456789", "values": ""})
+        assert "no Deals record with id 123456789" in gone.text
+    finally:
+        _store(app).delete("validation", item.id)

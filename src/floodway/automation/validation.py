@@ -119,7 +119,7 @@ class Validations:
         try:
             for write in writes:
                 for item in rules:
-                    message = self._rule(item, module, write, user, actor, depth)
+                    message, _ = self._rule(item, module, write, user, actor, depth)
                     if message is not None:
                         errors[write.index] = row_error(
                             "INVALID_DATA", {"validation_rule": item.name}, message
@@ -128,6 +128,20 @@ class Validations:
         finally:
             _nesting.depth = depth
         return errors
+
+    def test(self, item_id: str, write: Any, actor: Any) -> dict[str, Any]:
+        """ "Test with a record": run one rule on ``write`` (a ``crm.records.planned`` row) as a
+        save would, without saving anything but the execution (its trigger says ``"detail":
+        "test"``). ``{"allowed": bool, "message": text or None, "execution_id": id or None}``.
+        A disabled rule is tested too: that is how one checks it before switching it on."""
+        item = self.store.get("validation", item_id)  # NOT_FOUND when it is gone
+        if item.spec is None:
+            raise ValueError("the validation rule has no usable definition")
+        user = self._user(str(actor.user_id))
+        message, execution_id = self._rule(
+            item, item.spec.module, write, user, actor, 0, detail="test"
+        )
+        return {"allowed": message is None, "message": message, "execution_id": execution_id}
 
     def _user(self, user_id: str) -> dict[str, Any]:
         found = self.crm.users.get(user_id) if user_id.isdigit() else None
@@ -143,8 +157,11 @@ class Validations:
         user: dict[str, Any],
         actor: Any,
         depth: int,
-    ) -> str | None:
-        """Run one rule for one row: None when it allows the save, else the message."""
+        *,
+        detail: str | None = None,
+    ) -> tuple[str | None, str | None]:
+        """Run one rule for one row: (None when it allows the save, else the message; the
+        execution's id when the function ran)."""
         spec: Validation = item.spec
         failed = failed_message(spec.function)
         trigger = {
@@ -154,17 +171,19 @@ class Validations:
             "record_id": write.record_id,
             "operation": write.operation,
         }
+        if detail is not None:
+            trigger["detail"] = detail
         chain = getattr(actor, "chain", None)
         if depth >= MAX_NESTING:
             # A validation function writing records whose validation writes records …: stop.
-            self.functions.executor.skip(
+            skipped = self.functions.executor.skip(
                 spec.function,
                 trigger,
                 f"loop guard: validation rules nested {MAX_NESTING} deep",
                 user_id=str(actor.user_id),
                 chain=chain,
             )
-            return failed
+            return failed, str(skipped)
         request = {
             "record": write.record,
             "module": module,
@@ -191,11 +210,11 @@ class Validations:
             if reason is None:
                 raise
             log.warning("validation rule %r cannot run: %s", spec.name, reason)
-            return failed
+            return failed, None
         if result.status != "success":
-            return failed
-        outcome, detail = verdict(result.output)
+            return failed, result.id
+        outcome, said = verdict(result.output)
         if outcome == "invalid":
-            mark_failure(self.functions, result.id, detail or WRONG_SHAPE)
-            return failed
-        return detail if outcome == "block" else None
+            mark_failure(self.functions, result.id, said or WRONG_SHAPE)
+            return failed, result.id
+        return (said if outcome == "block" else None), result.id

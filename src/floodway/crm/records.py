@@ -363,6 +363,22 @@ class Records:
             return [results[i] for i, _ in pairs]
         raise AssertionError("unreachable: the last round never raises StaleWrite")
 
+    def planned(
+        self, module: str, row: Mapping[str, Any], *, actor: Actor, record_id: Any = None
+    ) -> PendingWrite | None:
+        """``row`` as a save would show it to validation rules — an update of ``record_id``
+        or, without one, a create — without writing. None when the save would refuse the row
+        before that (a value that does not fit its field, a missing mandatory field, an
+        unknown record)."""
+        mod = self.crm.metadata.module(module)
+        body = dict(row)
+        if record_id is not None:
+            body["id"] = str(record_id)
+        planned = self._plan(
+            mod, actor, [(0, body)], "create" if record_id is None else "update", None
+        )
+        return planned[0][1] if planned else None
+
     def _plan(
         self,
         mod: ModuleDef,

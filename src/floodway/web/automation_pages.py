@@ -319,6 +319,8 @@ def item_action(ctx: Ctx, path: str, item_id: str, action: str) -> Response:
     if action == "delete":
         store.delete(kind.kind, item.id)
         return ctx.redirect(back + "done=deleted")
+    if action == "test" and kind.kind == "validation":
+        return _validation_test(ctx, item)
     schedules = getattr(ctx.automation, "schedules", None)
     if action == "run" and kind.kind == "schedule" and schedules is not None:
         eid = schedules.run_now(item.id, ctx.viewer.user.id)
@@ -326,6 +328,96 @@ def item_action(ctx: Ctx, path: str, item_id: str, action: str) -> Response:
             f"/executions?function={item.definition.get('function', '')}&started={eid}"
         )
     raise NotFound("There is no such action.")
+
+
+# ---------------------------------------------------------------------------------- previews
+
+
+@route(router, "/automation/{path}/{item_id}/preview")
+def related_list_preview(ctx: Ctx, path: str, item_id: str) -> Response:
+    """ "Preview with a record" (htmx): the related list run for one record, as its page would
+    show it, with the function's raw answer and the duration."""
+    from floodway.automation.errors import AutomationError
+
+    from .automation_hooks import _table
+    from .execution_queries import record_id_of
+
+    kind = _kind(path)
+    if kind.kind != "related_list":
+        raise NotFound("Only related lists have a preview.")
+    item = _item(_store(ctx), kind, item_id)
+    record_id = record_id_of(ctx.value("record"))
+    out: dict[str, Any] = {"kind": "related_list", "record_id": record_id}
+    if not record_id:
+        out["problem"] = f"Enter the id of a {item.module} record, or paste its address."
+        return ctx.render("automation/_preview.html", p=out)
+    try:
+        result = ctx.automation.related_lists.run(
+            item.id, item.module, record_id, ctx.viewer.user.id
+        )
+    except AutomationError as exc:
+        out["problem"] = exc.message
+        return ctx.render("automation/_preview.html", p=out)
+    out["table"] = _table(result)
+    out.update(_execution_facts(ctx, result.get("execution_id")))
+    return ctx.render("automation/_preview.html", p=out)
+
+
+def _validation_test(ctx: Ctx, item: Any) -> Response:
+    """ "Test with a record" (htmx): would the rule allow saving these values?"""
+    import json
+
+    from floodway.automation.errors import AutomationError
+    from floodway.crm import Actor
+
+    from .execution_queries import record_id_of
+
+    out: dict[str, Any] = {"kind": "validation"}
+    module = item.module
+    record_id = record_id_of(ctx.value("record")) or None
+    text = ctx.value("values").strip()
+    try:
+        values = json.loads(text) if text else {}
+    except json.JSONDecodeError as exc:
+        out["problem"] = f"Values: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+        return ctx.render("automation/_preview.html", p=out)
+    if not isinstance(values, dict):
+        out["problem"] = 'Values: give an object of field values, such as {"Amount": 5000}.'
+        return ctx.render("automation/_preview.html", p=out)
+    if record_id is not None:
+        ctx.viewer.require_module(module, "read", module)
+        if ctx.crm.records.get(module, record_id) is None:
+            out["problem"] = f"There is no {module} record with id {record_id}."
+            return ctx.render("automation/_preview.html", p=out)
+    actor = Actor(ctx.viewer.user.id, "ui", workflow=False)
+    write = ctx.crm.records.planned(module, values, actor=actor, record_id=record_id)
+    if write is None:
+        out["problem"] = (
+            "A save of these values would be refused before the rule runs: a value does not "
+            "fit its field, or a mandatory field is missing."
+        )
+        return ctx.render("automation/_preview.html", p=out)
+    try:
+        verdict = ctx.automation.validations.test(item.id, write, actor)
+    except AutomationError as exc:
+        out["problem"] = exc.message
+        return ctx.render("automation/_preview.html", p=out)
+    out.update(verdict)
+    out.update(_execution_facts(ctx, verdict.get("execution_id")))
+    return ctx.render("automation/_preview.html", p=out)
+
+
+def _execution_facts(ctx: Ctx, execution_id: Any) -> dict[str, Any]:
+    if not execution_id:
+        return {}
+    run = ctx.functions.executions.get(str(execution_id))
+    if run is None:
+        return {}
+    return {
+        "execution_id": str(execution_id),
+        "duration_ms": run.get("duration_ms"),
+        "raw": run.get("output_text"),
+    }
 
 
 # ---------------------------------------------------------------------------------- workflow rules
