@@ -323,3 +323,26 @@ def test_parse_schedule_errors() -> None:
         'floodway.toml: [[schedule]] #1 "N", key "once": invalid once "2027-03-28T02:30": this '
         "local time does not exist in Europe/Berlin (daylight-saving change)",
     ]
+
+
+def test_dst_notes_name_skipped_and_doubled_local_times() -> None:
+    daily = parse_timing("cron", "30 2 * * *", BERLIN)
+    spring = _dt.datetime(2027, 3, 26, tzinfo=UTC)
+    due = daily.next_times(spring, 5, BERLIN)
+    assert daily.dst_notes(spring, due[-1], BERLIN) == ["skipped: 02:30 does not exist on 28 Mar"]
+    autumn = _dt.datetime(2026, 10, 23, tzinfo=UTC)
+    due = daily.next_times(autumn, 5, BERLIN)
+    assert daily.dst_notes(autumn, due[-1], BERLIN) == ["runs once: 02:30 occurs twice on 25 Oct"]
+    quiet = _dt.datetime(2026, 6, 1, tzinfo=UTC)
+    assert daily.dst_notes(quiet, daily.next_times(quiet, 5, BERLIN)[-1], BERLIN) == []
+    every_minute = parse_timing("cron", "* 2 * * *", BERLIN)
+    after = _dt.datetime(2027, 3, 28, tzinfo=UTC)
+    due = every_minute.next_times(after, 5, BERLIN)
+    assert every_minute.dst_notes(after, due[-1], BERLIN) == [
+        "skipped: 02:00–02:59 (60 times) do not exist on 28 Mar"
+    ]
+    once = parse_timing("once", "2026-10-25 02:15", BERLIN)  # a time that does not exist is
+    assert once.dst_notes(autumn, autumn, BERLIN) == [  # refused when saved (test above)
+        "runs once: 02:15 occurs twice on 25 Oct"
+    ]
+    assert daily.dst_notes(spring, due[-1], ZoneInfo("UTC")) == []

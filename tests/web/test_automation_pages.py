@@ -612,3 +612,19 @@ def test_validation_rule_test_with_a_record(app: Any, admin: Console) -> None:
         assert "no Deals record with id 123456789" in gone.text
     finally:
         _store(app).delete("validation", item.id)
+
+
+def test_next_runs_say_what_daylight_saving_does(admin: Console) -> None:
+    # Sundays of March at 02:30 in Berlin: the next five always include the last Sunday of
+    # March, when 02:00–02:59 does not exist there.
+    frag = admin.get(
+        "/automation/schedules/next-runs",
+        params={"timing": "cron", "expression": "30 2 * 3 0", "timezone": "Europe/Berlin"},
+    )
+    notes = frag.text.split('id="dst-notes">')[1].split("</ul>")[0]
+    assert "skipped: 02:30 does not exist on" in notes and " Mar" in notes
+    plain = admin.get(
+        "/automation/schedules/next-runs",
+        params={"timing": "cron", "expression": "30 2 * 3 0", "timezone": "UTC"},
+    )
+    assert 'id="dst-notes"' not in plain.text

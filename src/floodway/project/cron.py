@@ -106,6 +106,54 @@ class Timing:
                     return out
         return out
 
+    def dst_notes(
+        self, after: _dt.datetime, until: _dt.datetime, tz: _dt.tzinfo, most: int = 4
+    ) -> list[str]:
+        """What daylight saving does to the due times from ``after`` to ``until`` (aware):
+        local times that do not exist that day are skipped, times that occur twice run once
+        (their first occurrence). One note per day, at most ``most``."""
+        if self.once is not None:
+            days = [self.once.date()]
+        else:
+            first, last = after.astimezone(tz).date(), until.astimezone(tz).date()
+            days = [first + _dt.timedelta(days=i) for i in range((last - first).days + 1)]
+        notes: list[str] = []
+        for day in days:
+            if self.once is None and not self.matches_date(day):
+                continue
+            minutes = (
+                (self.once.hour * 60 + self.once.minute,)
+                if self.once is not None
+                else self.minutes_of_day
+            )
+            gone, twice = [], []
+            for minute in minutes:
+                naive = _dt.datetime(day.year, day.month, day.day, minute // 60, minute % 60)
+                if resolve_local(naive, tz) is None:
+                    gone.append(naive)
+                elif (
+                    naive.replace(tzinfo=tz, fold=1).utcoffset()
+                    != naive.replace(tzinfo=tz, fold=0).utcoffset()
+                ):
+                    twice.append(naive)
+            when = f"{day.day} {day.strftime('%b')}"
+            if gone:
+                verb = "does" if len(gone) == 1 else "do"
+                notes.append(f"skipped: {_clock_times(gone)} {verb} not exist on {when}")
+            if twice:
+                verb = "occurs" if len(twice) == 1 else "occur"
+                notes.append(f"runs once: {_clock_times(twice)} {verb} twice on {when}")
+            if len(notes) >= most:
+                return notes[:most]
+        return notes
+
+
+def _clock_times(times: list[_dt.datetime]) -> str:
+    shown = [t.strftime("%H:%M") for t in times]
+    if len(shown) <= 2:
+        return " and ".join(shown)
+    return f"{shown[0]}–{shown[-1]} ({len(shown)} times)"
+
 
 def resolve_local(naive: _dt.datetime, tz: _dt.tzinfo) -> _dt.datetime | None:
     """The aware time for a local wall-clock time: ``None`` when it does not exist in ``tz`` that

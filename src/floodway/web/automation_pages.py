@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from fastapi import APIRouter
@@ -657,29 +657,39 @@ def schedule_next_runs(ctx: Ctx) -> Response:
     """The next five due times of the schedule being typed (htmx, as the user edits)."""
     ctx.viewer.require("manage_workflow", PAGE)
     form = af.item_from_form(ctx, "schedule")
-    times, error = next_runs_preview(ctx, form)
-    return ctx.render("automation/_next_runs.html", times=times, error=error, form=form)
+    return ctx.render("automation/_next_runs.html", runs=next_runs_preview(ctx, form))
 
 
-def next_runs_preview(ctx: Ctx, form: af.ItemForm) -> tuple[list[dict[str, str]], str | None]:
+@dataclass
+class NextRuns:
+    """The next run times shown under a schedule's timing, or why there are none, with what
+    daylight saving does to them."""
+
+    times: list[dict[str, str]]
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def next_runs_preview(ctx: Ctx, form: af.ItemForm) -> NextRuns:
     from floodway.project.cron import ScheduleError, parse_timing, zone
 
     if not form.expression:
-        return [], f"Enter {af.SCHEDULE_HINTS[form.timing]}."
+        return NextRuns([], f"Enter {af.SCHEDULE_HINTS[form.timing]}.")
     zone_name = form.timezone or ctx.crm.time_zone_name
     try:
         tz = zone(zone_name)
     except ValueError as exc:
-        return [], f"Time zone: {exc}"
+        return NextRuns([], f"Time zone: {exc}")
     try:
         timing = parse_timing(form.timing, form.expression, tz)
     except ScheduleError as exc:
-        return [], f"{form.timing}: {exc}"
+        return NextRuns([], f"{form.timing}: {exc}")
     now = ctx.crm.clock()
     after = now if now.tzinfo is not None else now.replace(tzinfo=_dt.UTC)
     org = zone(ctx.crm.time_zone_name)
+    due = timing.next_times(after, 5, tz)
     out = []
-    for t in timing.next_times(after, 5, tz):
+    for t in due:
         local = t.astimezone(tz)
         row = {
             "iso": t.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -689,9 +699,10 @@ def next_runs_preview(ctx: Ctx, form: af.ItemForm) -> tuple[list[dict[str, str]]
         if org.key != getattr(tz, "key", None):
             row["org"] = t.astimezone(org).strftime("%a %Y-%m-%d %H:%M %Z")
         out.append(row)
+    notes = timing.dst_notes(after, due[-1] if due else after, tz)
     if not out:
-        return [], "This schedule has no future run times."
-    return out, None
+        return NextRuns([], "This schedule has no future run times.", notes)
+    return NextRuns(out, None, notes)
 
 
 @route(router, "/automation/{path}/new")
@@ -768,10 +779,7 @@ def _simple_page(
     status: int = 200,
 ) -> Response:
     functions = function_choices(ctx, kind.category)
-    times: list[dict[str, str]] = []
-    times_error = None
-    if kind.kind == "schedule":
-        times, times_error = next_runs_preview(ctx, form)
+    runs = next_runs_preview(ctx, form) if kind.kind == "schedule" else None
     return ctx.render(
         "automation/item_form.html",
         status=status,
@@ -787,8 +795,7 @@ def _simple_page(
         schedule_kinds=af.SCHEDULE_KINDS,
         schedule_hints=af.SCHEDULE_HINTS,
         time_zones=_time_zones() if kind.kind == "schedule" else [],
-        times=times,
-        times_error=times_error,
+        runs=runs,
         org_tz=ctx.crm.time_zone_name,
     )
 
