@@ -525,3 +525,39 @@ def test_apply_counts_and_positions_in_the_database(fresh: AutomationStore, tmp_
         ("validation", "Deals", 2),
         ("workflow", "Deals", UNORDERED),
     ]
+
+
+def test_move_changes_the_run_order_within_the_module(fresh: AutomationStore) -> None:
+    a = fresh.create("workflow", rule("A", order=5))
+    b = fresh.create("workflow", rule("B"))  # no order: after every ordered rule
+    c = fresh.create("workflow", rule("C", order=9))
+    other = fresh.create("workflow", account_rule("On accounts"))
+
+    def names() -> list[str]:
+        return [i.name for i in fresh.list("workflow", module="Deals")]
+
+    assert names() == ["A", "C", "B"]
+    moved = fresh.move("workflow", b.id, -1)
+    assert names() == ["A", "B", "C"]
+    # Every rule of the module now says its place in its definition (what a pull writes).
+    assert [i.definition["order"] for i in fresh.list("workflow", module="Deals")] == [1, 2, 3]
+    assert moved.spec.order == 2 and moved.position == 2
+    assert [i.name for i in fresh.active("workflow", "Deals")] == ["A", "B", "C"]
+    fresh.move("workflow", a.id, -1)  # already first: nothing changes
+    fresh.move("workflow", c.id, 1)  # already last
+    assert names() == ["A", "B", "C"]
+    fresh.move("workflow", a.id, 1)
+    assert names() == ["B", "A", "C"]
+    assert "order" not in fresh.get("workflow", other.id).definition  # another module
+    with pytest.raises(AutomationError):
+        fresh.move("workflow", a.id, 2)
+
+    first = fresh.create("validation", {"name": "V1", "module": "Deals", "function": "check_deal"})
+    second = fresh.create("validation", {"name": "V2", "module": "Deals", "function": "check_deal"})
+    fresh.move("validation", second.id, -1)
+    assert [i.name for i in fresh.list("validation", module="Deals")] == ["V2", "V1"]
+    assert fresh.get("validation", first.id).definition == {
+        "name": "V1",
+        "module": "Deals",
+        "function": "check_deal",
+    }

@@ -628,3 +628,35 @@ def test_next_runs_say_what_daylight_saving_does(admin: Console) -> None:
         params={"timing": "cron", "expression": "30 2 * 3 0", "timezone": "UTC"},
     )
     assert 'id="dst-notes"' not in plain.text
+
+
+def test_rules_move_earlier_and_later_from_the_list(app: Any, admin: Console) -> None:
+    store = _store(app)
+    made = [
+        store.create(
+            "workflow",
+            {
+                "name": f"Ordered {n}",
+                "module": "Leads",
+                "on": "create",
+                "actions": [{"function": "rollup", "arguments": {"dealId": "${Leads.id}"}}],
+            },
+        )
+        for n in (1, 2)
+    ]
+    try:
+        listed = admin.get("/automation/rules?module=Leads")
+        assert 'aria-label="Run Ordered 2 earlier"' in listed.text
+        assert 'aria-label="Run Ordered 1 earlier" disabled' in listed.text
+        assert "choose a module" not in admin.get("/automation/rules?module=Leads").text
+        r = admin.post(f"/automation/rules/{made[1].id}/up", {}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].endswith("done=moved")
+        assert [i.name for i in store.list("workflow", module="Leads")] == [
+            "Ordered 2",
+            "Ordered 1",
+        ]
+        assert "Order changed" in admin.get(r.headers["location"]).text
+        assert admin.post(f"/automation/buttons/{made[0].id}/up", {}).status_code == 404
+    finally:
+        for item in made:
+            store.delete("workflow", item.id)

@@ -470,6 +470,45 @@ class AutomationStore:
         values = {**row._mapping, **changes}
         return self._remember(values, spec)
 
+    def move(self, kind: str, item_id: str, step: int) -> Item:
+        """Move an item one place earlier (``step`` -1) or later (+1) in its module's rule
+        order; at either end nothing changes. The module's items of the kind are then numbered
+        1..n in the new order: workflow rules through their ``order`` key (so the definition,
+        a pull and the manifest say it), other kinds through their position."""
+        _check_kind(kind)
+        if step not in (-1, 1):
+            raise AutomationError("INVALID_DATA", "step must be -1 or 1", {"field": "step"})
+        try:
+            with write_transaction(self.crm.engine) as conn:
+                row = self._row(conn, kind, item_id)
+                q = sa.select(T).where(
+                    T.c.org_id == self.crm.org_id, T.c.kind == kind, T.c.module == row.module
+                )
+                siblings = list(conn.execute(self._order(q)).all())
+                ids = [r.id for r in siblings]
+                i = ids.index(row.id)
+                j = i + step
+                if 0 <= j < len(ids):
+                    ids[i], ids[j] = ids[j], ids[i]
+                    by_id = {r.id: r for r in siblings}
+                    now = self.crm.now_ms()
+                    for n, rid in enumerate(ids, 1):
+                        r = by_id[rid]
+                        changes: dict[str, Any] = {"position": n}
+                        if kind == "workflow":
+                            changes["definition"] = {**r.definition, "order": n}
+                        if int(r.position) == n and r.definition == changes.get(
+                            "definition", r.definition
+                        ):
+                            continue
+                        # A later modified time refreshes every process's cached definition.
+                        changes["modified_ms"] = max(now, int(r.modified_ms) + 1)
+                        conn.execute(T.update().where(T.c.id == rid).values(**changes))
+                row = self._row(conn, kind, item_id)
+        finally:
+            self.invalidate()
+        return self._items([row])[0]
+
     def set_enabled(self, kind: str, item_id: str, enabled: bool) -> Item:
         try:
             with write_transaction(self.crm.engine) as conn:

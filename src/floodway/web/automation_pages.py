@@ -90,7 +90,10 @@ KINDS: Final = {
         ),
     )
 }
+# Kinds whose order per module is their run order (the list offers to move them).
+ORDERED_KINDS: Final = ("workflow", "validation")
 TOASTS: Final = {
+    "moved": "Order changed",
     "saved": "Saved",
     "created": "Created",
     "deleted": "Deleted",
@@ -282,6 +285,8 @@ def item_list(ctx: Ctx, path: str) -> Response:
         module=found.api_name if found else "",
         modules=modules(ctx),
         toast=_toast(ctx),
+        movable=kind.kind in ORDERED_KINDS and found is not None and len(rows) > 1,
+        ordered=kind.kind in ORDERED_KINDS,
     )
 
 
@@ -319,6 +324,9 @@ def item_action(ctx: Ctx, path: str, item_id: str, action: str) -> Response:
     if action == "delete":
         store.delete(kind.kind, item.id)
         return ctx.redirect(back + "done=deleted")
+    if action in ("up", "down") and kind.kind in ORDERED_KINDS:
+        store.move(kind.kind, item.id, -1 if action == "up" else 1)
+        return ctx.redirect(f"/automation/{kind.path}?module={item.module}&done=moved")
     if action == "test" and kind.kind == "validation":
         return _validation_test(ctx, item)
     schedules = getattr(ctx.automation, "schedules", None)
