@@ -111,13 +111,33 @@ def sections(mod: Any, fields: list[FieldView]) -> list[tuple[str, list[FieldVie
     return out
 
 
-def list_columns(mod: Any, fields: list[FieldView], limit: int = 5) -> list[FieldView]:
-    """The name field first, then the first few short fields, then Owner and Modified."""
+MAX_LIST_COLUMNS: Final = 12
+
+
+def list_columns(
+    mod: Any, fields: list[FieldView], chosen: Any = None, limit: int = 5
+) -> list[FieldView]:
+    """The columns of a module's list: the name field first, then the user's ``chosen`` API
+    names in their order (names no longer offered are dropped); without a choice the first
+    few short fields, then Owner and Modified."""
     name = next((f for f in fields if f.api_name == mod.name_field), None)
+    head = [name] if name else []
+    offered = {f.api_name: f for f in column_choices(mod, fields)}
+    if isinstance(chosen, list):
+        picked = [offered[n] for n in dict.fromkeys(chosen) if isinstance(n, str) and n in offered]
+        if picked:
+            return [*head, *picked[:MAX_LIST_COLUMNS]]
     skip = {mod.name_field, "First_Name", "Last_Name", "Salutation"}
     rest = [f for f in fields if f.api_name not in skip and f.type != "textarea"][:limit]
     sysf = {f.api_name: f for f in system_views()}
-    return [*([name] if name else []), *rest, sysf["Owner"], sysf["Modified_Time"]]
+    return [*head, *rest, sysf["Owner"], sysf["Modified_Time"]]
+
+
+def column_choices(mod: Any, fields: list[FieldView]) -> list[FieldView]:
+    """What a list can show next to the name: the module's other fields but long text, then
+    the record's owner, creator, modifier and times."""
+    own = [f for f in fields if f.api_name != mod.name_field and f.type != "textarea"]
+    return [*own, *system_views()]
 
 
 def editable(fields: list[FieldView]) -> list[FieldView]:

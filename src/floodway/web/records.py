@@ -12,12 +12,15 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from . import automation_hooks as hooks
+from . import preferences
 from .formatting import Shown, show
 from .http import Ctx, Forbidden, NotFound, Viewer, route
 from .record_forms import (
+    MAX_LIST_COLUMNS,
     MAX_LOOKUP_CHOICES,
     FieldView,
     FormErrors,
+    column_choices,
     combined_criteria,
     editable,
     errors_from_row,
@@ -42,6 +45,7 @@ TOASTS: Final = {
     "saved": "{s} saved",
     "deleted": "{s} deleted",
     "note": "Note added",
+    "columns": "Columns saved",
 }
 
 
@@ -103,10 +107,48 @@ def _toast(ctx: Ctx, mod: Any) -> str | None:
 
 @route(router, "/m/{module}")
 def module_list(ctx: Ctx, module: str) -> Response:
-    viewer = ctx.viewer
+    return _list_page(ctx, _module(ctx, module))
+
+
+def _columns_preference(mod: Any) -> str:
+    return f"columns:{mod.api_name}"
+
+
+@route(router, "/m/{module}/columns", ("POST",))
+def choose_columns(ctx: Ctx, module: str) -> Response:
+    """The signed-in user's columns for this module's list: the ticked ones, ordered by the
+    numbers given (ties keep the form's order); "Reset" goes back to the default."""
     mod = _module(ctx, module)
+    name = _columns_preference(mod)
+    user = ctx.viewer.user.id
+    if ctx.value("op") == "reset":
+        preferences.clear(ctx.crm.engine, user, name)
+        return ctx.redirect(f"/m/{mod.api_name}?done=columns")
+    offered = [c.api_name for c in column_choices(mod, field_views(mod))]
+    ticked = [n for n in offered if n in set(ctx.values("col"))]
+
+    def place(n: str) -> tuple[int, int]:
+        return (_int(ctx.value("pos_" + n), 999, 1, 999), offered.index(n))
+
+    chosen = sorted(ticked, key=place)
+    if not chosen or len(chosen) > MAX_LIST_COLUMNS:
+        problem = (
+            "Tick at least one column."
+            if not chosen
+            else f"Choose at most {MAX_LIST_COLUMNS} columns ({len(chosen)} are ticked)."
+        )
+        return _list_page(ctx, mod, chooser={"problem": problem, "ticked": chosen}, status=422)
+    preferences.save(ctx.crm.engine, user, name, chosen, ctx.crm.now_ms())
+    return ctx.redirect(f"/m/{mod.api_name}?done=columns")
+
+
+def _list_page(
+    ctx: Ctx, mod: Any, *, chooser: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    viewer = ctx.viewer
     fields = field_views(mod)
-    columns = list_columns(mod, fields)
+    chosen = preferences.load(ctx.crm.engine, viewer.user.id, _columns_preference(mod))
+    columns = list_columns(mod, fields, chosen)
     sortable = {c.api_name for c in columns if c.sortable} | {"Created_Time", "Modified_Time"}
     sort = ctx.value("sort")
     sort = sort if sort in sortable else ""
@@ -148,8 +190,20 @@ def module_list(ctx: Ctx, module: str) -> Response:
     state = {"sort": sort, "order": order, "criteria": criteria, "q": q, "per_page": per_page}
     if per_page == DEFAULT_PER_PAGE:
         state["per_page"] = ""
+    shown = [c.api_name for c in columns[1:]]
+    ticked = chooser["ticked"] if chooser else shown
+    choices = column_choices(mod, fields)
+    choices.sort(key=lambda c: ticked.index(c.api_name) if c.api_name in ticked else len(ticked))
     return ctx.render(
         "records/list.html",
+        status=status,
+        chooser={
+            "choices": choices,
+            "ticked": ticked,
+            "problem": (chooser or {}).get("problem"),
+            "custom": isinstance(chosen, list),
+            "max": MAX_LIST_COLUMNS,
+        },
         mod=mod,
         label=plural(mod),
         singular=singular(mod),

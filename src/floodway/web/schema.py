@@ -1,8 +1,9 @@
-"""The console's own tables: login sessions and failed sign-ins (security.md AUTH-6, AUTH-7).
+"""The console's own tables: login sessions and failed sign-ins (security.md AUTH-6, AUTH-7),
+and each user's console preferences.
 
-They live on their own ``MetaData`` (the console is the only part that reads them); the
-migration ``0006_console_sessions`` creates them, so every node finds them in place before the
-first request.
+They live on their own ``MetaData`` (the console is the only part that reads them); migrations
+``0006_console_sessions`` and ``0013_console_preferences`` create them, so every node finds them
+in place before the first request.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata: Final = sa.MetaData()
 
@@ -37,4 +39,14 @@ console_login_failures: Final = sa.Table(
     sa.Column("address", sa.String(64), nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Index("ix_console_login_failures_key", "account", "address", "created_ms"),
+)
+
+# What a user chose for themself in the console (the columns of a module's list, …), by name.
+console_preferences: Final = sa.Table(
+    "console_preferences",
+    metadata,
+    sa.Column("user_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    sa.Column("modified_ms", sa.BigInteger, nullable=False),
 )
