@@ -235,3 +235,45 @@ def test_a_retried_change_job_does_not_repeat_the_actions_it_had_run(
     env.engine.handle(job(f"wfe:{event}", {"actions": actions}, recovered=True))
     assert len(env.executions(fn)) == 1  # the function is not run again
     assert env.get(rid)["Description"] == "second"
+
+
+def test_a_database_error_in_one_rule_holds_only_that_rules_later_actions(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fn = env.function("String dealId", 'info "ran " + dealId;')
+    first = env.rule(
+        name="updates first",
+        on="edit",
+        order=1,
+        actions=[
+            {"field_update": {"Description": "one"}},
+            {"function": fn, "arguments": {"dealId": "${Deals.id}"}},
+        ],
+    )
+    second = env.rule(
+        name="then calls",
+        on="edit",
+        order=2,
+        actions=[{"function": fn, "arguments": {"dealId": "${Deals.id}"}}],
+    )
+    rid = env.create()
+    event = str(env.crm.ids.next_id())
+    actions = [
+        {**_instant_args(env, item.id, rid, index), "key": f"wf:{item.id}:{event}:{index}"}
+        for item, index in ((first, 0), (first, 1), (second, 0))
+    ]
+    real = env.engine.runner.field_update
+
+    def unreachable(*args: object, **kw: object) -> object:
+        raise sa.exc.OperationalError("UPDATE records", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(env.engine.runner, "field_update", unreachable)
+    with pytest.raises(RetryLater):
+        env.engine.handle(job(f"wfe:{event}", {"actions": actions}))
+    # The second rule ran; the first rule's function waits behind its failed update.
+    assert [r["trigger"]["rule_id"] for r in env.executions(fn)] == [second.id]
+    monkeypatch.setattr(env.engine.runner, "field_update", real)
+    env.engine.handle(job(f"wfe:{event}", {"actions": actions}, recovered=True))
+    assert env.get(rid)["Description"] == "one"
+    ran = sorted(r["trigger"]["rule_id"] for r in env.executions(fn))
+    assert ran == sorted([first.id, second.id])  # each once

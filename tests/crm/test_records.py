@@ -562,3 +562,24 @@ def test_concurrent_upserts_do_not_duplicate(crm: Crm) -> None:
     assert not errors
     found = crm.records.search("Contacts", email=email)
     assert len(found.data) == 1
+
+
+def test_unique_numbers_and_criteria_beyond_64_bit_integers(crm: Crm) -> None:
+    if crm.metadata.module("Products").field("Serial_Big") is None:
+        crm.metadata.add_field("Products", "Serial_Big", "decimal", unique=True)
+    big = 1e20 + 2**20 * len(uniq("n"))  # a whole number SQLite cannot bind as an integer
+    first = create_one(crm, "Products", {"Product_Name": "Big one", "Serial_Big": big})
+    again = crm.records.create(
+        "Products", [{"Product_Name": "Same", "Serial_Big": big}], actor=admin_actor(crm)
+    )
+    assert again[0]["code"] == "DUPLICATE_DATA" and again[0]["details"]["api_name"] == "Serial_Big"
+    found = crm.records.search(
+        "Products", criteria="(Serial_Big:greater_than:99999999999999999999)"
+    )
+    assert first in {r["id"] for r in found.data}
+    assert (
+        crm.records.count(
+            "Products", criteria="(Serial_Big:greater_than:1000000000000000000000000)"
+        )
+        == 0
+    )

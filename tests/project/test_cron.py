@@ -346,3 +346,5 @@ def test_dst_notes_name_skipped_and_doubled_local_times() -> None:
         "runs once: 02:15 occurs twice on 25 Oct"
     ]
     assert daily.dst_notes(spring, due[-1], ZoneInfo("UTC")) == []
+    later_that_day = _dt.datetime(2027, 3, 28, 3, 0, tzinfo=UTC)  # 05:00 in Berlin
+    assert daily.dst_notes(later_that_day, later_that_day, BERLIN) == []  # already past

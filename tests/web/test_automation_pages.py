@@ -610,6 +610,8 @@ def test_validation_rule_test_with_a_record(app: Any, admin: Console) -> None:
         assert "Values: not JSON" in not_json.text and "line 1" in not_json.text
         gone = admin.post(url, {"record": "123456789", "values": ""})
         assert "no Deals record with id 123456789" in gone.text
+        typo = admin.post(url, {"record": "12a", "values": ""})
+        assert "is not a record id" in typo.text and 'id="preview-run"' not in typo.text
     finally:
         _store(app).delete("validation", item.id)
 
@@ -660,3 +662,17 @@ def test_rules_move_earlier_and_later_from_the_list(app: Any, admin: Console) ->
     finally:
         for item in made:
             store.delete("workflow", item.id)
+
+
+def test_run_now_by_a_workflow_admin_stays_on_the_schedule(app: Any, wanda: Console) -> None:
+    item = _store(app).create(
+        "schedule", {"name": "Wanda runs", "function": "nightly", "cron": "0 4 * * *"}
+    )
+    try:
+        wanda.get(f"/automation/schedules/{item.id}")
+        r = wanda.post(f"/automation/schedules/{item.id}/run", {}, follow_redirects=False)
+        # The executions log needs manage_functions, which this profile lacks.
+        assert r.headers["location"] == f"/automation/schedules/{item.id}?done=started"
+        assert "Run started" in wanda.get(r.headers["location"]).text
+    finally:
+        _store(app).delete("schedule", item.id)

@@ -497,14 +497,24 @@ class WorkflowEngine:
                 self._instant(a, key, first)
                 return
             failed: Exception | None = None
+            retry: Exception | None = None
+            held: set[str] = set()  # rules whose later actions wait for the retry
             for a in job.args["actions"]:
+                rule = str(a["rule_id"])
+                if rule in held:
+                    continue  # they run after the failed one, in order, on the retry
                 try:
                     self._instant(a, str(a["key"]), first)
-                except (RetryLater, *_RETRYABLE):
-                    raise  # the job is retried; the actions done so far are not run again
+                except (RetryLater, *_RETRYABLE) as exc:
+                    # The other rules' actions still run now; the retry runs this one and
+                    # the rest of its rule (the keys skip whatever already ran).
+                    held.add(rule)
+                    retry = retry or exc
                 except Exception as exc:  # one action's fault does not stop the others
                     log.exception("workflow action %s failed", a["key"])
                     failed = failed or exc
+            if retry is not None:
+                raise retry
             if failed is not None:
                 raise failed
         except _RETRYABLE as exc:

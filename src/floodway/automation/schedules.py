@@ -37,6 +37,7 @@ from floodway.db import write_transaction
 from floodway.functions.model import ms_to_iso
 
 from . import schema as _schema
+from .errors import AutomationError
 
 log = logging.getLogger("floodway.automation.schedules")
 
@@ -230,6 +231,13 @@ class Schedules:
         ``schedule`` with ``"detail": "manual"``, run as ``user_id``); returns the execution id
         the run will have. It does not touch the schedule's planned times or running mark."""
         item = self.store.get("schedule", item_id)  # NOT_FOUND when it is gone
+        if item.spec is None:
+            raise AutomationError(
+                "INVALID_DATA",
+                f"The schedule '{item.name}' cannot run: its definition does not parse "
+                f"({item.problem})",
+                {"id": item.id},
+            )
         eid = str(self.crm.ids.next_id())
         with write_transaction(self.crm.engine) as conn:
             self.queue.enqueue(
@@ -261,7 +269,16 @@ class Schedules:
             message = getattr(exc, "message", None)
             if message is None:
                 raise
-            return str(fx.executor.skip(item.spec.function, trigger, f"not run: {message}"))
+            # Under the announced id, so "Run now" leads to the reason.
+            return str(
+                fx.executor.skip(
+                    item.spec.function,
+                    trigger,
+                    f"not run: {message}",
+                    user_id=args.get("user_id"),
+                    execution_id=eid,
+                )
+            )
         return str(result.id)
 
     def _run_job(self, job: Any) -> None:

@@ -26,6 +26,7 @@ from floodway.deluge.values import text_form
 from floodway.functions.crm_bridge import from_plain
 from floodway.project.model import Validation
 
+from .errors import AutomationError
 from .synchronous import function_failed, live_function, mark_failure
 
 __all__ = ["DEFAULT_MESSAGE", "MAX_MESSAGE", "MAX_NESTING", "Validations", "verdict"]
@@ -136,7 +137,12 @@ class Validations:
         A disabled rule is tested too: that is how one checks it before switching it on."""
         item = self.store.get("validation", item_id)  # NOT_FOUND when it is gone
         if item.spec is None:
-            raise ValueError("the validation rule has no usable definition")
+            raise AutomationError(
+                "INVALID_DATA",
+                f"The validation rule '{item.name}' cannot run: its definition does not parse "
+                f"({item.problem})",
+                {"id": item.id},
+            )
         user = self._user(str(actor.user_id))
         message, execution_id = self._rule(
             item, item.spec.module, write, user, actor, 0, detail="test"

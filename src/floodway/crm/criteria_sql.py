@@ -111,7 +111,10 @@ class Dialect:
             return sa.func.to_jsonb(
                 sa.cast(sa.bindparam(None, value, type_=sa.Numeric), sa.Numeric)
             )
-        return int(value) if value == value.to_integral_value() else float(value)
+        whole = value == value.to_integral_value()
+        # SQLite binds integers up to 64 bits; larger whole numbers compare as the floats
+        # they are stored as.
+        return int(value) if whole and -(2**63) <= value < 2**63 else float(value)
 
 
 def like_pattern(text: str, prefix: bool, suffix: bool) -> str:

@@ -351,8 +351,12 @@ class Reader:
             if offset >= cap:
                 raise CrmError("LIMIT_REACHED", MSG_LIMIT_REACHED, {"limit": cap})
             limit = min(limit, cap - offset)
-        with self.crm.engine.connect() as conn:
-            if ordering.present is not None and self.dialect == "postgresql":
+        split = ordering.present is not None and self.dialect == "postgresql"
+        # The parts of a split page read one snapshot, so a write between them cannot show a
+        # record twice or skip one at the boundary.
+        options = {"isolation_level": "REPEATABLE READ"} if split else {}
+        with self.crm.engine.connect().execution_options(**options) as conn:
+            if split:
                 rows = self._split_page(conn, where, ordering, offset, limit)
             else:
                 q = sa.select(*RECORD_COLUMNS).where(*where).order_by(*ordering.columns)

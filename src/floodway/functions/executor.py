@@ -471,11 +471,13 @@ class Executor:
         chain: tuple[str, int] | None = None,
         arguments: Mapping[str, Any] | None = None,
         conn: Connection | None = None,
+        execution_id: str | None = None,
     ) -> str:
         """Store a ``skipped`` execution (loop guard, overlapping schedule) and return its id.
 
         ``conn``: write it in that open transaction (a record-change subscriber: on SQLite a
-        second connection would wait for the write lock the event's transaction holds)."""
+        second connection would wait for the write lock the event's transaction holds).
+        ``execution_id``: the id reserved for the run that did not happen."""
         row = self._ended_row(
             api_name,
             trigger,
@@ -486,6 +488,8 @@ class Executor:
             arguments=arguments,
             version=None,
         )
+        if execution_id is not None:
+            row["id"] = int(execution_id)
         if conn is not None:
             conn.execute(_t.executions.insert(), [row])
         else:

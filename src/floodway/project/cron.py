@@ -118,6 +118,7 @@ class Timing:
             first, last = after.astimezone(tz).date(), until.astimezone(tz).date()
             days = [first + _dt.timedelta(days=i) for i in range((last - first).days + 1)]
         notes: list[str] = []
+        start = after.astimezone(tz).replace(tzinfo=None)  # nothing before it is noted
         for day in days:
             if self.once is None and not self.matches_date(day):
                 continue
@@ -129,6 +130,8 @@ class Timing:
             gone, twice = [], []
             for minute in minutes:
                 naive = _dt.datetime(day.year, day.month, day.day, minute // 60, minute % 60)
+                if naive < start:
+                    continue
                 if resolve_local(naive, tz) is None:
                     gone.append(naive)
                 elif (

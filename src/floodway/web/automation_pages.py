@@ -93,6 +93,7 @@ KINDS: Final = {
 # Kinds whose order per module is their run order (the list offers to move them).
 ORDERED_KINDS: Final = ("workflow", "validation")
 TOASTS: Final = {
+    "started": "Run started; it is recorded in the executions log",
     "moved": "Order changed",
     "saved": "Saved",
     "created": "Created",
@@ -331,10 +332,19 @@ def item_action(ctx: Ctx, path: str, item_id: str, action: str) -> Response:
         return _validation_test(ctx, item)
     schedules = getattr(ctx.automation, "schedules", None)
     if action == "run" and kind.kind == "schedule" and schedules is not None:
-        eid = schedules.run_now(item.id, ctx.viewer.user.id)
-        return ctx.redirect(
-            f"/executions?function={item.definition.get('function', '')}&started={eid}"
-        )
+        from floodway.automation.errors import AutomationError
+
+        try:
+            eid = schedules.run_now(item.id, ctx.viewer.user.id)
+        except AutomationError as exc:
+            errors = af.Errors()
+            errors.add("function", exc.message)
+            form = af.item_from_definition(kind.kind, item.definition, item.enabled)
+            return _simple_page(ctx, kind, form, item, errors=errors, status=422)
+        if ctx.viewer.has("manage_functions"):  # the executions log is theirs to open
+            function = item.definition.get("function", "")
+            return ctx.redirect(f"/executions?function={function}&started={eid}")
+        return ctx.redirect(f"/automation/schedules/{item.id}?done=started")
     raise NotFound("There is no such action.")
 
 
@@ -359,6 +369,9 @@ def related_list_preview(ctx: Ctx, path: str, item_id: str) -> Response:
     if not record_id:
         out["problem"] = f"Enter the id of a {item.module} record, or paste its address."
         return ctx.render("automation/_preview.html", p=out)
+    if not ctx.viewer.can(item.module, "read"):
+        out["problem"] = f"Your profile cannot open {item.module} records."
+        return ctx.render("automation/_preview.html", p=out)
     try:
         result = ctx.automation.related_lists.run(
             item.id, item.module, record_id, ctx.viewer.user.id
@@ -376,13 +389,17 @@ def _validation_test(ctx: Ctx, item: Any) -> Response:
     import json
 
     from floodway.automation.errors import AutomationError
-    from floodway.crm import Actor
+    from floodway.crm import Actor, CrmError
 
     from .execution_queries import record_id_of
 
     out: dict[str, Any] = {"kind": "validation"}
     module = item.module
-    record_id = record_id_of(ctx.value("record")) or None
+    typed = ctx.value("record").strip()
+    record_id = record_id_of(typed) or None
+    if typed and record_id is None:
+        out["problem"] = f"“{typed[:60]}” is not a record id or a record's address."
+        return ctx.render("automation/_preview.html", p=out)
     text = ctx.value("values").strip()
     try:
         values = json.loads(text) if text else {}
@@ -393,12 +410,18 @@ def _validation_test(ctx: Ctx, item: Any) -> Response:
         out["problem"] = 'Values: give an object of field values, such as {"Amount": 5000}.'
         return ctx.render("automation/_preview.html", p=out)
     if record_id is not None:
-        ctx.viewer.require_module(module, "read", module)
+        if not ctx.viewer.can(module, "read"):
+            out["problem"] = f"Your profile cannot open {module} records."
+            return ctx.render("automation/_preview.html", p=out)
         if ctx.crm.records.get(module, record_id) is None:
             out["problem"] = f"There is no {module} record with id {record_id}."
             return ctx.render("automation/_preview.html", p=out)
     actor = Actor(ctx.viewer.user.id, "ui", workflow=False)
-    write = ctx.crm.records.planned(module, values, actor=actor, record_id=record_id)
+    try:
+        write = ctx.crm.records.planned(module, values, actor=actor, record_id=record_id)
+    except CrmError as exc:  # the module is gone
+        out["problem"] = exc.message
+        return ctx.render("automation/_preview.html", p=out)
     if write is None:
         out["problem"] = (
             "A save of these values would be refused before the rule runs: a value does not "
@@ -805,6 +828,7 @@ def _simple_page(
         time_zones=_time_zones() if kind.kind == "schedule" else [],
         runs=runs,
         org_tz=ctx.crm.time_zone_name,
+        toast=_toast(ctx),
     )
 
 
