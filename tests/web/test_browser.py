@@ -168,15 +168,15 @@ def test_console_records_loop_in_a_browser(page: Any, server: Server) -> None:
 
     # Both in their lists; the search narrows the deals list as you type.
     pg.goto("/m/Deals")
-    row = pg.locator("main tbody tr", has_text="Annual licence 2027")
+    row = pg.locator("#results tbody tr", has_text="Annual licence 2027")
     assert row.count() == 1
     assert "48,000.00" in row.inner_text()
     pg.fill("#q", "Annual")
     pg.wait_for_url(re.compile(r".*q=Annual.*"))
-    assert pg.locator("main tbody tr").count() == 1
+    assert pg.locator("#results tbody tr").count() == 1
     _shot(pg, "deals-list")
     pg.goto("/m/Accounts")
-    assert pg.locator("main tbody tr", has_text="Brightwater Labs").count() == 1
+    assert pg.locator("#results tbody tr", has_text="Brightwater Labs").count() == 1
 
     # Edit with a validation error next to the field; what was typed stays.
     pg.goto(deal_url + "/edit")
