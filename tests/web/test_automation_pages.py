@@ -185,6 +185,14 @@ def test_buttons_related_lists_and_validation_rules(app: Any, admin: Console) ->
     assert r.status_code == 303, r.text
     (button,) = [i for i in _store(app).list("button") if i.name == "Say hello"]
     assert button.definition["arguments"] == {"dealId": "${Deals.id}"}
+    preview = admin.get(f"/automation/buttons/{button.id}").text
+    preview = preview.split('id="button-preview">')[1].split("</div>")[0]
+    assert ">Say hello</span>" in preview and "beside Edit on a Deals record" in preview
+    as_list = admin.post(
+        f"/automation/buttons/{button.id}",
+        {"name": "Say hello", "module": "Deals", "placement": "list", "op": "refresh"},
+    ).text
+    assert "Run: Say hello" in as_list.split('id="button-preview">')[1].split("</div>")[0]
 
     r = admin.post(
         "/automation/related-lists/new",
