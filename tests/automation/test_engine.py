@@ -364,6 +364,19 @@ def test_a_failing_action_does_not_stop_the_next_one(env: Env) -> None:
     assert fired_for(env, good) == [rid]
 
 
+def create_with_free_slots(env: Env, n: int) -> list[str]:
+    """Create ``n`` deals with four job slots running, and wait for their jobs."""
+    env.queue.stop()
+    env.queue.start(concurrency=4)
+    try:
+        deals = [env.create() for _ in range(n)]
+        env.settle()
+    finally:
+        env.queue.stop()
+        env.queue.start(concurrency=1)
+    return deals
+
+
 def test_a_rules_instant_actions_run_one_after_another_in_manifest_order(env: Env) -> None:
     """Four job slots: the function still sees the first field update and not the second."""
     reader = env.function(
@@ -378,14 +391,7 @@ def test_a_rules_instant_actions_run_one_after_another_in_manifest_order(env: En
             {"field_update": {"Description": "second"}},
         ],
     )
-    env.queue.stop()
-    env.queue.start(concurrency=4)
-    try:
-        deals = [env.create() for _ in range(6)]
-        env.settle()
-    finally:
-        env.queue.stop()
-        env.queue.start(concurrency=1)
+    deals = create_with_free_slots(env, 6)
     assert [e["info"] for e in env.executions(reader)] == [["first"]] * len(deals)
     assert all(env.get(rid)["Description"] == "second" for rid in deals)
 
@@ -442,14 +448,7 @@ def test_rules_of_one_change_run_in_their_order_with_free_slots(env: Env) -> Non
         order=2,
         actions=[{"function": reader, "arguments": {"dealId": "${Deals.id}"}}],
     )
-    env.queue.stop()
-    env.queue.start(concurrency=4)
-    try:
-        deals = [env.create() for _ in range(6)]
-        env.settle()
-    finally:
-        env.queue.stop()
-        env.queue.start(concurrency=1)
+    deals = create_with_free_slots(env, 6)
     assert [e["info"] for e in env.executions(reader)] == [["1"]] * len(deals)
 
 

@@ -37,7 +37,7 @@ from floodway.db import write_transaction
 from floodway.functions.model import ms_to_iso
 
 from . import schema as _schema
-from .errors import AutomationError
+from .synchronous import runnable_item
 
 log = logging.getLogger("floodway.automation.schedules")
 
@@ -230,14 +230,7 @@ class Schedules:
         """ "Run now": enqueue one run of the schedule's function outside its timing (trigger
         ``schedule`` with ``"detail": "manual"``, run as ``user_id``); returns the execution id
         the run will have. It does not touch the schedule's planned times or running mark."""
-        item = self.store.get("schedule", item_id)  # NOT_FOUND when it is gone
-        if item.spec is None:
-            raise AutomationError(
-                "INVALID_DATA",
-                f"The schedule '{item.name}' cannot run: its definition does not parse "
-                f"({item.problem})",
-                {"id": item.id},
-            )
+        item = runnable_item(self.store.get("schedule", item_id), "schedule")
         eid = str(self.crm.ids.next_id())
         with write_transaction(self.crm.engine) as conn:
             self.queue.enqueue(

@@ -35,11 +35,17 @@ def enabled_item(store: Any, kind: str, item_id: str, label: str) -> Any:
             f"The {label} '{item.name}' is disabled",
             {"id": str(item_id), "enabled": False},
         )
-    if item.spec is None:  # stored, but no longer valid (a field or function it names is gone)
+    return runnable_item(item, label)
+
+
+def runnable_item(item: Any, label: str) -> Any:
+    """``item`` when its stored definition still parses (enabled or not), else INVALID_DATA
+    naming the problem (a field or function it names is gone)."""
+    if item.spec is None:
         raise AutomationError(
             "INVALID_DATA",
             f"The {label} '{item.name}' cannot run: {getattr(item, 'problem', None) or 'invalid'}",
-            {"id": str(item_id)},
+            {"id": str(item.id)},
         )
     return item
 

@@ -26,8 +26,7 @@ from floodway.deluge.values import text_form
 from floodway.functions.crm_bridge import from_plain
 from floodway.project.model import Validation
 
-from .errors import AutomationError
-from .synchronous import function_failed, live_function, mark_failure
+from .synchronous import function_failed, live_function, mark_failure, runnable_item
 
 __all__ = ["DEFAULT_MESSAGE", "MAX_MESSAGE", "MAX_NESTING", "Validations", "verdict"]
 
@@ -135,14 +134,7 @@ class Validations:
         save would, without saving anything but the execution (its trigger says ``"detail":
         "test"``). ``{"allowed": bool, "message": text or None, "execution_id": id or None}``.
         A disabled rule is tested too: that is how one checks it before switching it on."""
-        item = self.store.get("validation", item_id)  # NOT_FOUND when it is gone
-        if item.spec is None:
-            raise AutomationError(
-                "INVALID_DATA",
-                f"The validation rule '{item.name}' cannot run: its definition does not parse "
-                f"({item.problem})",
-                {"id": item.id},
-            )
+        item = runnable_item(self.store.get("validation", item_id), "validation rule")
         user = self._user(str(actor.user_id))
         message, execution_id = self._rule(
             item, item.spec.module, write, user, actor, 0, detail="test"

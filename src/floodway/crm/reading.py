@@ -271,17 +271,17 @@ class Reader:
         if f is None or f.type in _UNSORTABLE:
             raise CrmError("INVALID_DATA", MSG_INVALID_DATA, {"param_name": "sort_by"})
         d = Dialect(self.dialect)
-        present = d.has(f.api_name)
         if f.api_name == mod.name_field:
             # The name is also the ``records.name`` column, indexed as (module, lower(name)).
-            expr = sa.func.lower(R.c.name)
-            present = R.c.name.is_not(None)
-        elif f.type in _NUMERIC:
-            expr = d.number(f.api_name)
-        elif f.type in _ISO_TEXT:
-            expr = d.text(f.api_name)  # ISO text sorts as it is: no lower(), so indexes match
+            expr, present = sa.func.lower(R.c.name), R.c.name.is_not(None)
         else:
-            expr = sa.func.lower(d.text(f.api_name))
+            present = d.has(f.api_name)
+            if f.type in _NUMERIC:
+                expr = d.number(f.api_name)
+            elif f.type in _ISO_TEXT:
+                expr = d.text(f.api_name)  # ISO text sorts as it is: no lower(), so indexes match
+            else:
+                expr = sa.func.lower(d.text(f.api_name))
         # Records without a value come last in both directions. On SQLite, migration 0009
         # indexes (module, value, id) of the standard modules' number and date fields and the
         # sorted page is an index walk; PostgreSQL pages the records with a value first
